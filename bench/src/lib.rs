@@ -1,0 +1,1 @@
+//! Qualification harness helpers shared by the benches.

@@ -1,0 +1,91 @@
+//! Plain data shared between the control core and the data plane: who a
+//! sender is, how it is bound, and the table updates the control core asks the
+//! data plane to apply.
+//!
+//! Everything here is immutable once published: the data plane shares it with
+//! its workers behind pointers that are reclaimed only after a grace period.
+
+use core::net::IpAddr;
+
+/// Transport of a SIP flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+impl Transport {
+    /// The IP protocol number.
+    pub const fn ip_proto(self) -> u8 {
+        match self {
+            Transport::Udp => 17,
+            Transport::Tcp => 6,
+        }
+    }
+}
+
+/// One registered public user identity (IMPU), with the header line the data
+/// plane inserts when it asserts it, computed once at registration so that
+/// workers never format strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Impu {
+    uri: Box<str>,
+    pai_line: Box<[u8]>,
+}
+
+impl Impu {
+    /// Build from a SIP, SIPS or tel URI as it appears in P-Associated-URI
+    /// (without angle brackets).
+    pub fn new(uri: &str) -> Self {
+        let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
+        let pai_line = format!("P-Asserted-Identity: <{uri}>\r\n").into_bytes().into_boxed_slice();
+        Impu { uri: uri.into(), pai_line }
+    }
+
+    /// The URI.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// `P-Asserted-Identity: <uri>\r\n`, ready to copy into a message.
+    pub fn pai_line(&self) -> &[u8] {
+        &self.pai_line
+    }
+}
+
+/// The identities of one registered user: the private identity and the
+/// registered public identities, in P-Associated-URI order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The private user identity (IMPI).
+    pub impi: Box<str>,
+    /// Registered IMPUs, in the order of P-Associated-URI.
+    pub impus: Vec<Impu>,
+    /// Indices into `impus` of the default public identities. When empty, the
+    /// first IMPU is the default (TS 24.229: the first URI of
+    /// P-Associated-URI).
+    pub defaults: Vec<u16>,
+}
+
+impl Identity {
+    /// An identity whose default IMPU is the first one.
+    pub fn new(impi: &str, impus: &[&str]) -> Self {
+        Identity {
+            impi: impi.into(),
+            impus: impus.iter().map(|u| Impu::new(u)).collect(),
+            defaults: Vec::new(),
+        }
+    }
+}
+
+/// Key of an Annex N binding (TS 33.203 Annex N.2.1): the source IP address,
+/// plus the source port and transport when RFC 5626 outbound is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BindingKey {
+    /// IP address only (no outbound).
+    Ip(IpAddr),
+    /// IP address, port and transport (outbound).
+    IpPort(IpAddr, u16, Transport),
+}

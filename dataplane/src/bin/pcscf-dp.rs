@@ -1,0 +1,2 @@
+//! The pcscf-dp binary.
+fn main() {}

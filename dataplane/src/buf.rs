@@ -1,0 +1,348 @@
+//! Packet buffers.
+//!
+//! [`Buf`] is what the pipeline works on: a contiguous frame with headroom in
+//! front and tailroom behind, so that ESP encapsulation, header insertion and
+//! decapsulation happen in place. [`PacketBuf`] is the heap-backed buffer used
+//! by the `mem`, `pcap` and `af_packet` ports; the DPDK mbuf wrapper
+//! implements the same trait, so one pipeline serves every port.
+//!
+//! Must never: panic on a length request that does not fit (it returns
+//! [`BufError`]), or reallocate on the hot path.
+
+/// Bytes kept free in front of a received frame.
+pub const HEADROOM: usize = 128;
+/// Largest frame (Ethernet header included) a [`PacketBuf`] carries.
+pub const MAX_FRAME: usize = 2048;
+/// Bytes kept free behind the largest frame.
+pub const TAILROOM: usize = 128;
+/// Total size of a [`PacketBuf`]'s storage.
+pub const BUF_CAPACITY: usize = HEADROOM + MAX_FRAME + TAILROOM;
+
+/// A length change that does not fit in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BufError {
+    /// Not enough headroom to prepend.
+    #[error("not enough headroom")]
+    NoHeadroom,
+    /// Not enough tailroom to append.
+    #[error("not enough tailroom")]
+    NoTailroom,
+    /// Asked to remove more bytes than the frame holds.
+    #[error("frame too short")]
+    TooShort,
+}
+
+/// A packet buffer the pipeline can work on in place.
+pub trait Buf: Send {
+    /// The frame.
+    fn data(&self) -> &[u8];
+    /// The frame, mutable.
+    fn data_mut(&mut self) -> &mut [u8];
+    /// Bytes free in front of the frame.
+    fn headroom(&self) -> usize;
+    /// Bytes free behind the frame.
+    fn tailroom(&self) -> usize;
+    /// Grow the frame at the front by `n` bytes (their content is unspecified).
+    fn prepend(&mut self, n: usize) -> Result<(), BufError>;
+    /// Remove `n` bytes from the front.
+    fn adj(&mut self, n: usize) -> Result<(), BufError>;
+    /// Grow the frame at the back by `n` bytes (their content is unspecified).
+    fn append(&mut self, n: usize) -> Result<(), BufError>;
+    /// Remove `n` bytes from the back.
+    fn trim(&mut self, n: usize) -> Result<(), BufError>;
+
+    /// Frame length.
+    #[inline]
+    fn len(&self) -> usize {
+        self.data().len()
+    }
+    /// Whether the frame is empty.
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Set the frame length, growing or shrinking at the back.
+    #[inline]
+    fn set_len(&mut self, len: usize) -> Result<(), BufError> {
+        let cur = self.len();
+        if len >= cur {
+            self.append(len - cur)
+        } else {
+            self.trim(cur - len)
+        }
+    }
+    /// Insert `n` bytes at offset `at` by moving the frame's head forward into
+    /// the headroom (the shorter move for headers near the front). The new
+    /// bytes are left unspecified.
+    fn insert_front(&mut self, at: usize, n: usize) -> Result<(), BufError> {
+        if at > self.len() {
+            return Err(BufError::TooShort);
+        }
+        self.prepend(n)?;
+        self.data_mut().copy_within(n..n + at, 0);
+        Ok(())
+    }
+    /// Insert `n` bytes at offset `at` by moving the tail back into the
+    /// tailroom. The new bytes are left unspecified.
+    fn insert_back(&mut self, at: usize, n: usize) -> Result<(), BufError> {
+        let len = self.len();
+        if at > len {
+            return Err(BufError::TooShort);
+        }
+        self.append(n)?;
+        self.data_mut().copy_within(at..len, at + n);
+        Ok(())
+    }
+    /// Remove `n` bytes at offset `at`, closing the gap from the back.
+    fn remove(&mut self, at: usize, n: usize) -> Result<(), BufError> {
+        let len = self.len();
+        if at.checked_add(n).is_none_or(|e| e > len) {
+            return Err(BufError::TooShort);
+        }
+        self.data_mut().copy_within(at + n..len, at);
+        self.trim(n)
+    }
+}
+
+/// A heap-backed packet buffer with [`HEADROOM`] and [`TAILROOM`].
+///
+/// Allocation happens once; buffers are recycled through [`BufPool`] by the
+/// ports that own them.
+pub struct PacketBuf {
+    storage: Box<[u8; BUF_CAPACITY]>,
+    head: u16,
+    len: u16,
+}
+
+impl Default for PacketBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for PacketBuf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PacketBuf").field("head", &self.head).field("len", &self.len).finish()
+    }
+}
+
+impl Clone for PacketBuf {
+    fn clone(&self) -> Self {
+        PacketBuf { storage: self.storage.clone(), head: self.head, len: self.len }
+    }
+}
+
+impl PacketBuf {
+    /// An empty buffer with the default headroom.
+    pub fn new() -> Self {
+        PacketBuf { storage: Box::new([0u8; BUF_CAPACITY]), head: HEADROOM as u16, len: 0 }
+    }
+
+    /// A buffer holding a copy of `frame`, or `None` when the frame is larger
+    /// than [`MAX_FRAME`].
+    pub fn from_slice(frame: &[u8]) -> Option<Self> {
+        let mut b = Self::new();
+        b.fill(frame).then_some(b)
+    }
+
+    /// Reset to an empty frame with the default headroom.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.head = HEADROOM as u16;
+        self.len = 0;
+    }
+
+    /// Replace the content with a copy of `frame`; false when it is larger
+    /// than [`MAX_FRAME`] (the buffer is then left empty).
+    #[inline]
+    pub fn fill(&mut self, frame: &[u8]) -> bool {
+        self.reset();
+        if frame.len() > MAX_FRAME {
+            return false;
+        }
+        self.storage[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
+        self.len = frame.len() as u16;
+        true
+    }
+
+    /// Space after the default headroom, for a receive call to fill; commit
+    /// with [`PacketBuf::set_received`].
+    #[inline]
+    pub fn rx_space(&mut self) -> &mut [u8] {
+        self.head = HEADROOM as u16;
+        &mut self.storage[HEADROOM..HEADROOM + MAX_FRAME]
+    }
+
+    /// Commit `n` received bytes written through [`PacketBuf::rx_space`].
+    #[inline]
+    pub fn set_received(&mut self, n: usize) {
+        self.len = n.min(MAX_FRAME) as u16;
+    }
+}
+
+impl Buf for PacketBuf {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        let h = self.head as usize;
+        &self.storage[h..h + self.len as usize]
+    }
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        let h = self.head as usize;
+        &mut self.storage[h..h + self.len as usize]
+    }
+    #[inline]
+    fn headroom(&self) -> usize {
+        self.head as usize
+    }
+    #[inline]
+    fn tailroom(&self) -> usize {
+        BUF_CAPACITY - self.head as usize - self.len as usize
+    }
+    #[inline]
+    fn prepend(&mut self, n: usize) -> Result<(), BufError> {
+        if n > self.headroom() {
+            return Err(BufError::NoHeadroom);
+        }
+        self.head -= n as u16;
+        self.len += n as u16;
+        Ok(())
+    }
+    #[inline]
+    fn adj(&mut self, n: usize) -> Result<(), BufError> {
+        if n > self.len as usize {
+            return Err(BufError::TooShort);
+        }
+        self.head += n as u16;
+        self.len -= n as u16;
+        Ok(())
+    }
+    #[inline]
+    fn append(&mut self, n: usize) -> Result<(), BufError> {
+        if n > self.tailroom() {
+            return Err(BufError::NoTailroom);
+        }
+        self.len += n as u16;
+        Ok(())
+    }
+    #[inline]
+    fn trim(&mut self, n: usize) -> Result<(), BufError> {
+        if n > self.len as usize {
+            return Err(BufError::TooShort);
+        }
+        self.len -= n as u16;
+        Ok(())
+    }
+}
+
+/// A bounded lock-free pool of [`PacketBuf`]s shared by threads.
+///
+/// `get` never blocks: an empty pool allocates (counted by the caller as an
+/// allocation miss through [`BufPool::get_or_alloc`]'s return flag).
+pub struct BufPool {
+    q: crossbeam::queue::ArrayQueue<PacketBuf>,
+}
+
+impl BufPool {
+    /// A pool able to hold `cap` buffers, pre-filled with `prefill` of them.
+    pub fn new(cap: usize, prefill: usize) -> Self {
+        let q = crossbeam::queue::ArrayQueue::new(cap.max(1));
+        for _ in 0..prefill.min(cap) {
+            let _ = q.push(PacketBuf::new());
+        }
+        BufPool { q }
+    }
+
+    /// A buffer from the pool, if one is free.
+    #[inline]
+    pub fn get(&self) -> Option<PacketBuf> {
+        self.q.pop().map(|mut b| {
+            b.reset();
+            b
+        })
+    }
+
+    /// A buffer from the pool, or a freshly allocated one; the flag is true
+    /// when the pool was empty.
+    #[inline]
+    pub fn get_or_alloc(&self) -> (PacketBuf, bool) {
+        match self.get() {
+            Some(b) => (b, false),
+            None => (PacketBuf::new(), true),
+        }
+    }
+
+    /// Return a buffer; a full pool frees it.
+    #[inline]
+    pub fn put(&self, b: PacketBuf) {
+        let _ = self.q.push(b);
+    }
+
+    /// Buffers currently free in the pool.
+    pub fn available(&self) -> usize {
+        self.q.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headroom_and_tailroom_are_at_least_64() {
+        let b = PacketBuf::from_slice(&[0u8; MAX_FRAME]).unwrap();
+        assert!(b.headroom() >= 64);
+        assert!(b.tailroom() >= 64);
+    }
+
+    #[test]
+    fn prepend_adj_append_trim_round_trip() {
+        let mut b = PacketBuf::from_slice(b"abcdef").unwrap();
+        b.prepend(2).unwrap();
+        b.data_mut()[..2].copy_from_slice(b"XY");
+        assert_eq!(b.data(), b"XYabcdef");
+        b.adj(3).unwrap();
+        assert_eq!(b.data(), b"bcdef");
+        b.append(1).unwrap();
+        b.data_mut()[5] = b'!';
+        assert_eq!(b.data(), b"bcdef!");
+        b.trim(4).unwrap();
+        assert_eq!(b.data(), b"bc");
+        assert_eq!(b.adj(3), Err(BufError::TooShort));
+        assert_eq!(b.trim(3), Err(BufError::TooShort));
+    }
+
+    #[test]
+    fn limits_are_errors_not_panics() {
+        let mut b = PacketBuf::new();
+        assert_eq!(b.prepend(HEADROOM + 1), Err(BufError::NoHeadroom));
+        assert_eq!(b.append(BUF_CAPACITY), Err(BufError::NoTailroom));
+        assert!(PacketBuf::from_slice(&[0u8; MAX_FRAME + 1]).is_none());
+        assert_eq!(b.remove(1, 1), Err(BufError::TooShort));
+        assert_eq!(b.insert_back(1, 1), Err(BufError::TooShort));
+        assert_eq!(b.remove(usize::MAX, 2), Err(BufError::TooShort));
+    }
+
+    #[test]
+    fn insert_and_remove_in_the_middle() {
+        let mut b = PacketBuf::from_slice(b"headbody").unwrap();
+        b.insert_front(4, 3).unwrap();
+        b.data_mut()[4..7].copy_from_slice(b"+++");
+        assert_eq!(b.data(), b"head+++body");
+        b.insert_back(7, 2).unwrap();
+        b.data_mut()[7..9].copy_from_slice(b"--");
+        assert_eq!(b.data(), b"head+++--body");
+        b.remove(4, 5).unwrap();
+        assert_eq!(b.data(), b"headbody");
+    }
+
+    #[test]
+    fn pool_recycles() {
+        let p = BufPool::new(2, 1);
+        let (a, miss_a) = p.get_or_alloc();
+        let (_b, miss_b) = p.get_or_alloc();
+        assert!(!miss_a && miss_b);
+        p.put(a);
+        assert_eq!(p.available(), 1);
+    }
+}

@@ -1,0 +1,20 @@
+//! # dataplane — the pcscf-dp packet path
+//!
+//! Owns everything that touches packets or threads: buffers and ports
+//! ([`buf`], [`port`]), checked zero-copy wire views ([`wire`]), ESP
+//! ([`esp`]), the lock-free tables ([`table`]), the SIP fast path
+//! ([`sipfast`], [`pipeline`]), pinned workers ([`worker`]), the control-thread
+//! runner ([`runner`]) and the `pcscf-dp` binary.
+//!
+//! Depends on `control` for protocol logic; `control` never depends on this
+//! crate. `unsafe` is denied everywhere except the modules that must use it
+//! (the lock-free table's reclamation, the raw-socket port and the DPDK
+//! binding), each of which justifies every block with a `SAFETY:` comment.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod buf;
+pub mod counters;
+pub mod port;
+pub mod table;
+pub mod wire;

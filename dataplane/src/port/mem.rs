@@ -1,0 +1,1 @@
+//! mem port. OWNER: lead.

@@ -1,0 +1,1 @@
+//! pcap port. OWNER: lead.

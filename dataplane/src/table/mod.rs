@@ -1,0 +1,1 @@
+//! Lock-free tables. OWNER: table helper.

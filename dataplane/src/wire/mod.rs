@@ -1,0 +1,1 @@
+//! Checked, zero-copy wire views (smoltcp style). OWNER: wire helper.

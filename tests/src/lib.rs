@@ -1,0 +1,1 @@
+//! UE and S-CSCF simulators shared by the end-to-end tests.
