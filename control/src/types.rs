@@ -89,3 +89,62 @@ pub enum BindingKey {
     /// IP address, port and transport (outbound).
     IpPort(IpAddr, u16, Transport),
 }
+
+/// Integrity algorithm of an SA (TS 33.203 Annex H `alg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IntegAlg {
+    /// HMAC-SHA-1-96 (RFC 2404).
+    HmacSha196,
+    /// HMAC-MD5-96 (RFC 2403); deprecated, allowed only by policy.
+    HmacMd596,
+    /// AES-GMAC (RFC 4543), with a null cipher.
+    AesGmac,
+    /// No separate integrity: only with AES-GCM, which authenticates itself.
+    Null,
+}
+
+impl IntegAlg {
+    /// The Annex H token.
+    pub const fn name(self) -> &'static str {
+        match self {
+            IntegAlg::HmacSha196 => "hmac-sha-1-96",
+            IntegAlg::HmacMd596 => "hmac-md5-96",
+            IntegAlg::AesGmac => "aes-gmac",
+            IntegAlg::Null => "null",
+        }
+    }
+
+    /// Parse an Annex H token (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Self> {
+        [IntegAlg::HmacSha196, IntegAlg::HmacMd596, IntegAlg::AesGmac, IntegAlg::Null]
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Encryption algorithm of an SA (TS 33.203 Annex H `ealg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EncrAlg {
+    /// No encryption (RFC 2410).
+    Null,
+    /// AES-CBC with a 128-bit key (RFC 3602).
+    AesCbc,
+    /// AES-GCM with a 128-bit key, 8-byte IV and 16-byte ICV (RFC 4106).
+    AesGcm,
+}
+
+impl EncrAlg {
+    /// The Annex H token.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EncrAlg::Null => "null",
+            EncrAlg::AesCbc => "aes-cbc",
+            EncrAlg::AesGcm => "aes-gcm",
+        }
+    }
+
+    /// Parse an Annex H token (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Self> {
+        [EncrAlg::Null, EncrAlg::AesCbc, EncrAlg::AesGcm].into_iter().find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+}
