@@ -15,6 +15,7 @@
 
 pub mod buf;
 pub mod counters;
+pub mod pcapfile;
 pub mod port;
 pub mod table;
 pub mod wire;

@@ -1,1 +1,173 @@
-//! mem port. OWNER: lead.
+//! `mem` port: lock-free rings between threads.
+//!
+//! A [`link`] is a virtual cable between the data plane and a peer thread (a
+//! traffic generator, a test, a bench). Each queue is a pair of bounded
+//! lock-free rings: peer → data plane (the data plane's RX) and data plane →
+//! peer (its TX). The control thread's queue has only a TX ring. Buffers are
+//! recycled through a shared [`BufPool`]. Nothing here blocks: a full ring
+//! refuses the frame and the caller counts it.
+
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+
+use super::{OpenedPort, PortInfo, PortQueue};
+use crate::buf::{BufPool, PacketBuf};
+
+type Ring = Arc<ArrayQueue<PacketBuf>>;
+
+/// The data plane's side of one mem queue.
+pub struct MemQueue {
+    rx: Option<Ring>,
+    tx: Ring,
+    pool: Arc<BufPool>,
+}
+
+/// The peer's side of one mem queue.
+pub struct MemPeerQueue {
+    /// Frames the peer sends to the data plane.
+    to_dp: Option<Ring>,
+    /// Frames the data plane sent.
+    from_dp: Ring,
+    pool: Arc<BufPool>,
+}
+
+/// The peer's side of a whole link.
+pub struct MemPeer {
+    /// One queue per worker, in worker order.
+    pub queues: Vec<MemPeerQueue>,
+    /// What the control thread sent.
+    pub control: MemPeerQueue,
+    /// The shared buffer pool.
+    pub pool: Arc<BufPool>,
+}
+
+/// Build a mem link with `workers` queue pairs and a control TX queue, each
+/// ring `depth` frames deep, and a pool of `pool_size` buffers.
+pub fn link(name: &str, mac: [u8; 6], workers: usize, depth: usize, pool_size: usize) -> (OpenedPort<MemQueue>, MemPeer) {
+    let pool = Arc::new(BufPool::new(pool_size, pool_size));
+    let ring = || Arc::new(ArrayQueue::new(depth.max(1)));
+    let mut wq = Vec::with_capacity(workers);
+    let mut pq = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (rx, tx) = (ring(), ring());
+        wq.push(MemQueue { rx: Some(rx.clone()), tx: tx.clone(), pool: pool.clone() });
+        pq.push(MemPeerQueue { to_dp: Some(rx), from_dp: tx, pool: pool.clone() });
+    }
+    let ctl = ring();
+    let port = OpenedPort {
+        info: PortInfo { name: name.to_string(), mac, mtu: 1500 },
+        worker_queues: wq,
+        control_queue: MemQueue { rx: None, tx: ctl.clone(), pool: pool.clone() },
+    };
+    let peer = MemPeer {
+        queues: pq,
+        control: MemPeerQueue { to_dp: None, from_dp: ctl, pool: pool.clone() },
+        pool,
+    };
+    (port, peer)
+}
+
+impl PortQueue for MemQueue {
+    type Buf = PacketBuf;
+
+    #[inline]
+    fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
+        let Some(rx) = &self.rx else { return 0 };
+        let mut n = 0;
+        while n < max {
+            match rx.pop() {
+                Some(b) => {
+                    out.push(b);
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        n
+    }
+
+    #[inline]
+    fn tx_burst(&mut self, pkts: &mut Vec<PacketBuf>) -> usize {
+        let mut sent = 0;
+        for b in pkts.drain(..) {
+            match self.tx.push(b) {
+                Ok(()) => sent += 1,
+                // Ring full: the frame goes back to the pool; the caller counts it.
+                Err(b) => self.pool.put(b),
+            }
+        }
+        sent
+    }
+
+    #[inline]
+    fn alloc(&mut self) -> Option<PacketBuf> {
+        Some(self.pool.get_or_alloc().0)
+    }
+
+    #[inline]
+    fn free(&mut self, buf: PacketBuf) {
+        self.pool.put(buf);
+    }
+}
+
+impl MemPeerQueue {
+    /// Offer a frame to the data plane; gives it back when the ring is full.
+    #[inline]
+    pub fn send(&self, b: PacketBuf) -> Result<(), PacketBuf> {
+        match &self.to_dp {
+            Some(r) => r.push(b),
+            None => Err(b),
+        }
+    }
+
+    /// A frame the data plane sent, if any.
+    #[inline]
+    pub fn recv(&self) -> Option<PacketBuf> {
+        self.from_dp.pop()
+    }
+
+    /// A buffer from the shared pool.
+    #[inline]
+    pub fn alloc(&self) -> PacketBuf {
+        self.pool.get_or_alloc().0
+    }
+
+    /// Return a consumed buffer to the pool.
+    #[inline]
+    pub fn recycle(&self, b: PacketBuf) {
+        self.pool.put(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::Buf;
+
+    #[test]
+    fn frames_cross_the_link_both_ways() {
+        let (mut port, peer) = link("t", [2, 0, 0, 0, 0, 1], 1, 4, 8);
+        let mut b = peer.queues[0].alloc();
+        assert!(b.fill(b"hello"));
+        peer.queues[0].send(b).unwrap();
+        let mut v = Vec::new();
+        assert_eq!(port.worker_queues[0].rx_burst(&mut v, 32), 1);
+        assert_eq!(v[0].data(), b"hello");
+        assert_eq!(port.worker_queues[0].tx_burst(&mut v), 1);
+        assert!(v.is_empty());
+        assert_eq!(peer.queues[0].recv().unwrap().data(), b"hello");
+    }
+
+    #[test]
+    fn full_ring_refuses_without_blocking() {
+        let (mut port, peer) = link("t", [0; 6], 1, 2, 8);
+        let mut v: Vec<PacketBuf> = (0..3).map(|_| PacketBuf::new()).collect();
+        assert_eq!(port.worker_queues[0].tx_burst(&mut v), 2);
+        assert!(peer.queues[0].recv().is_some());
+        let mut c = vec![PacketBuf::new()];
+        assert_eq!(port.control_queue.tx_burst(&mut c), 1);
+        assert!(peer.control.recv().is_some());
+        assert_eq!(port.control_queue.rx_burst(&mut c, 32), 0);
+    }
+}

@@ -43,9 +43,10 @@ pub trait PortQueue: Send + 'static {
     /// were received. Never blocks.
     fn rx_burst(&mut self, out: &mut Vec<Self::Buf>, max: usize) -> usize;
 
-    /// Send the frames in `pkts`, draining those sent from the front. Frames
-    /// that did not fit stay in `pkts`; the caller drops and counts them.
-    /// Returns how many were sent. Never blocks.
+    /// Send every frame in `pkts`, leaving the vector empty. Frames the queue
+    /// cannot take are freed here; the return value is how many were queued,
+    /// so the caller counts the rest as [`crate::counters::DropReason::TxFull`].
+    /// Never blocks.
     fn tx_burst(&mut self, pkts: &mut Vec<Self::Buf>) -> usize;
 
     /// A fresh empty buffer for building a frame, if one can be had.
