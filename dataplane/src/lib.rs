@@ -14,8 +14,10 @@
 #![warn(missing_docs)]
 
 pub mod buf;
+pub mod config;
 pub mod counters;
 pub mod pcapfile;
 pub mod port;
+pub mod sipfast;
 pub mod table;
 pub mod wire;

@@ -1,0 +1,496 @@
+//! The `pcscf-dp run` configuration (TOML).
+//!
+//! Every key is documented in `docs/config.md`. Unknown keys are refused;
+//! every error names the file and the key. Values are validated once, here,
+//! and turned into typed values ("parse, don't validate"): nothing downstream
+//! re-checks them.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A configuration problem, always naming the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax error, unknown key or wrong type (the message names the key).
+    #[error("{file}: {msg}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message.
+        msg: String,
+    },
+    /// A value out of range or inconsistent with another.
+    #[error("{file}: key `{key}`: {msg}")]
+    Value {
+        /// The file.
+        file: String,
+        /// Dotted key path.
+        key: String,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+/// Raw file layout (serde), checked into [`Config`] by [`Config::from_toml`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    dataplane: RawDataplane,
+    access: RawSide,
+    core: RawSide,
+    #[serde(default)]
+    timers: RawTimers,
+    #[serde(default)]
+    annex_n: Vec<RawBinding>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataplane {
+    #[serde(default = "one")]
+    workers: usize,
+    #[serde(default)]
+    cores: Vec<usize>,
+    #[serde(default)]
+    control_core: Option<usize>,
+    #[serde(default = "default_exq")]
+    exception_queue_depth: usize,
+    #[serde(default = "default_cap")]
+    table_capacity: usize,
+    #[serde(default = "yes")]
+    verify_udp_checksum: bool,
+    #[serde(default)]
+    stats_interval_s: u64,
+}
+
+impl Default for RawDataplane {
+    fn default() -> Self {
+        RawDataplane {
+            workers: 1,
+            cores: Vec::new(),
+            control_core: None,
+            exception_queue_depth: default_exq(),
+            table_capacity: default_cap(),
+            verify_udp_checksum: true,
+            stats_interval_s: 0,
+        }
+    }
+}
+
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_exq() -> usize {
+    1024
+}
+fn default_cap() -> usize {
+    1 << 16
+}
+fn default_sip_port() -> u16 {
+    5060
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPort {
+    backend: String,
+    #[serde(default)]
+    iface: Option<String>,
+    #[serde(default)]
+    input: Option<PathBuf>,
+    #[serde(default)]
+    output: Option<PathBuf>,
+    #[serde(default)]
+    mac: Option<String>,
+    #[serde(default)]
+    profile: Option<PathBuf>,
+    #[serde(default)]
+    devargs: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSide {
+    port: RawPort,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+    #[serde(default = "default_sip_port")]
+    sip_port: u16,
+    gateway_mac: String,
+    #[serde(default)]
+    next_hop: Option<SocketAddr>,
+}
+
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimers {
+    #[serde(default = "default_t1")]
+    t1_ms: u64,
+    #[serde(default = "default_await")]
+    reg_await_auth_s: u64,
+}
+
+impl Default for RawTimers {
+    fn default() -> Self {
+        RawTimers { t1_ms: default_t1(), reg_await_auth_s: default_await() }
+    }
+}
+
+fn default_t1() -> u64 {
+    500
+}
+fn default_await() -> u64 {
+    240
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBinding {
+    ip: IpAddr,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default = "udp")]
+    transport: String,
+    impi: String,
+    impus: Vec<String>,
+    #[serde(default)]
+    defaults: Vec<u16>,
+}
+
+fn udp() -> String {
+    "udp".into()
+}
+
+/// Which kind of port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortBackend {
+    /// In-memory rings (demo, tests).
+    Mem,
+    /// pcap files.
+    Pcap {
+        /// File replayed on receive.
+        input: Option<PathBuf>,
+        /// File written on send.
+        output: Option<PathBuf>,
+    },
+    /// A Linux interface through AF_PACKET.
+    AfPacket {
+        /// Interface name.
+        iface: String,
+    },
+    /// A DPDK port (needs the `dpdk` feature).
+    Dpdk {
+        /// hw-profile file.
+        profile: PathBuf,
+        /// EAL device arguments (e.g. `net_ring0` or a PCI address).
+        devargs: String,
+    },
+}
+
+impl PortBackend {
+    /// Short name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PortBackend::Mem => "mem",
+            PortBackend::Pcap { .. } => "pcap",
+            PortBackend::AfPacket { .. } => "af_packet",
+            PortBackend::Dpdk { .. } => "dpdk",
+        }
+    }
+}
+
+/// One side (access toward UEs, or core toward the S-CSCF).
+#[derive(Clone, Debug)]
+pub struct SideConfig {
+    /// Port backend.
+    pub backend: PortBackend,
+    /// MAC to use for mem/pcap ports (af_packet and DPDK read the NIC's).
+    pub mac: [u8; 6],
+    /// Our IPv4 address on this side.
+    pub ipv4: Option<Ipv4Addr>,
+    /// Our IPv6 address on this side.
+    pub ipv6: Option<Ipv6Addr>,
+    /// Our SIP port on this side.
+    pub sip_port: u16,
+    /// MAC of the next layer-2 hop for everything sent out of this side.
+    pub gateway_mac: [u8; 6],
+}
+
+/// A static Annex N binding.
+#[derive(Clone, Debug)]
+pub struct StaticBinding {
+    /// The key.
+    pub key: control::types::BindingKey,
+    /// Who is there.
+    pub identity: control::types::Identity,
+}
+
+/// A checked configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Number of workers.
+    pub workers: usize,
+    /// Cores to pin workers to, in worker order (empty: cores 1.. modulo the
+    /// machine's count).
+    pub cores: Vec<usize>,
+    /// Core for the control thread.
+    pub control_core: Option<usize>,
+    /// Depth of each worker's exception queue.
+    pub exception_queue_depth: usize,
+    /// Capacity hint for each table.
+    pub table_capacity: usize,
+    /// Verify UDP checksums on receive.
+    pub verify_udp_checksum: bool,
+    /// Print counters every this many seconds (0: only at exit).
+    pub stats_interval_s: u64,
+    /// UE-facing side.
+    pub access: SideConfig,
+    /// Core-facing side.
+    pub core: SideConfig,
+    /// The S-CSCF (or I-CSCF) we forward to.
+    pub next_hop: SocketAddr,
+    /// SIP T1.
+    pub t1_ms: u64,
+    /// reg-await-auth.
+    pub reg_await_auth_s: u64,
+    /// Static Annex N bindings.
+    pub annex_n: Vec<StaticBinding>,
+}
+
+fn mac_of(file: &str, key: &str, s: &str) -> Result<[u8; 6], ConfigError> {
+    crate::port::af_packet::parse_mac(s).ok_or_else(|| ConfigError::Value {
+        file: file.into(),
+        key: key.into(),
+        msg: format!("`{s}` is not a MAC address (aa:bb:cc:dd:ee:ff)"),
+    })
+}
+
+impl Config {
+    /// Read and check a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+        Self::from_toml(&file, &text)
+    }
+
+    /// Check a configuration held in memory; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax { file: file.into(), msg: e.to_string() })?;
+        let verr = |key: &str, msg: String| ConfigError::Value { file: file.into(), key: key.into(), msg };
+        let d = &raw.dataplane;
+        if d.workers == 0 || d.workers > 256 {
+            return Err(verr("dataplane.workers", format!("{} is out of range 1..=256", d.workers)));
+        }
+        if !d.cores.is_empty() && d.cores.len() != d.workers {
+            return Err(verr(
+                "dataplane.cores",
+                format!("lists {} cores for {} workers", d.cores.len(), d.workers),
+            ));
+        }
+        if !(16..=1 << 20).contains(&d.exception_queue_depth) {
+            return Err(verr("dataplane.exception_queue_depth", "must be within 16..=1048576".into()));
+        }
+        if !(16..=1 << 26).contains(&d.table_capacity) {
+            return Err(verr("dataplane.table_capacity", "must be within 16..=67108864".into()));
+        }
+        let side = |name: &str, s: &RawSide| -> Result<SideConfig, ConfigError> {
+            let p = &s.port;
+            let backend = match p.backend.as_str() {
+                "mem" => PortBackend::Mem,
+                "pcap" => PortBackend::Pcap { input: p.input.clone(), output: p.output.clone() },
+                "af_packet" => PortBackend::AfPacket {
+                    iface: p.iface.clone().ok_or_else(|| {
+                        verr(&format!("{name}.port.iface"), "required for backend af_packet".into())
+                    })?,
+                },
+                "dpdk" => PortBackend::Dpdk {
+                    profile: p.profile.clone().ok_or_else(|| {
+                        verr(&format!("{name}.port.profile"), "required for backend dpdk".into())
+                    })?,
+                    devargs: p.devargs.clone().ok_or_else(|| {
+                        verr(&format!("{name}.port.devargs"), "required for backend dpdk".into())
+                    })?,
+                },
+                other => {
+                    return Err(verr(
+                        &format!("{name}.port.backend"),
+                        format!("unknown backend `{other}` (mem, pcap, af_packet, dpdk)"),
+                    ))
+                }
+            };
+            let mac = match &p.mac {
+                Some(m) => mac_of(file, &format!("{name}.port.mac"), m)?,
+                None => [0x02, 0, 0, 0, 0, if name == "access" { 1 } else { 2 }],
+            };
+            if s.ipv4.is_none() && s.ipv6.is_none() {
+                return Err(verr(&format!("{name}.ipv4"), "an ipv4 or ipv6 address is required".into()));
+            }
+            if s.sip_port == 0 {
+                return Err(verr(&format!("{name}.sip_port"), "must not be 0".into()));
+            }
+            Ok(SideConfig {
+                backend,
+                mac,
+                ipv4: s.ipv4,
+                ipv6: s.ipv6,
+                sip_port: s.sip_port,
+                gateway_mac: mac_of(file, &format!("{name}.gateway_mac"), &s.gateway_mac)?,
+            })
+        };
+        let access = side("access", &raw.access)?;
+        let core = side("core", &raw.core)?;
+        if raw.access.next_hop.is_some() {
+            return Err(verr("access.next_hop", "only valid in [core]".into()));
+        }
+        if access.backend.kind() != core.backend.kind() {
+            return Err(verr(
+                "core.port.backend",
+                format!("must match access.port.backend (`{}`)", access.backend.kind()),
+            ));
+        }
+        let nh = raw.core.next_hop.ok_or_else(|| verr("core.next_hop", "required".into()))?;
+        let fam_ok = match nh.ip() {
+            IpAddr::V4(_) => core.ipv4.is_some(),
+            IpAddr::V6(_) => core.ipv6.is_some(),
+        };
+        if !fam_ok || nh.port() == 0 {
+            return Err(verr("core.next_hop", format!("{nh} needs a core address of its family and a port")));
+        }
+        let t = &raw.timers;
+        if !(1..=60_000).contains(&t.t1_ms) {
+            return Err(verr("timers.t1_ms", "must be within 1..=60000".into()));
+        }
+        if !(1..=86_400).contains(&t.reg_await_auth_s) {
+            return Err(verr("timers.reg_await_auth_s", "must be within 1..=86400".into()));
+        }
+        let mut annex_n = Vec::with_capacity(raw.annex_n.len());
+        for (i, b) in raw.annex_n.iter().enumerate() {
+            let k = |f: &str| format!("annex_n[{i}].{f}");
+            let transport = match b.transport.to_ascii_lowercase().as_str() {
+                "udp" => control::types::Transport::Udp,
+                "tcp" => control::types::Transport::Tcp,
+                other => return Err(verr(&k("transport"), format!("`{other}` is not udp or tcp"))),
+            };
+            if b.impus.is_empty() {
+                return Err(verr(&k("impus"), "at least one IMPU is required".into()));
+            }
+            for u in &b.impus {
+                let l = u.to_ascii_lowercase();
+                if !(l.starts_with("sip:") || l.starts_with("sips:") || l.starts_with("tel:")) {
+                    return Err(verr(&k("impus"), format!("`{u}` is not a sip, sips or tel URI")));
+                }
+            }
+            if let Some(&bad) = b.defaults.iter().find(|&&d| usize::from(d) >= b.impus.len()) {
+                return Err(verr(&k("defaults"), format!("index {bad} is past the IMPU list")));
+            }
+            if b.impi.is_empty() {
+                return Err(verr(&k("impi"), "must not be empty".into()));
+            }
+            let key = match b.port {
+                Some(0) => return Err(verr(&k("port"), "must not be 0".into())),
+                Some(p) => control::types::BindingKey::IpPort(b.ip, p, transport),
+                None => control::types::BindingKey::Ip(b.ip),
+            };
+            let impus: Vec<&str> = b.impus.iter().map(|s| s.as_str()).collect();
+            let mut identity = control::types::Identity::new(&b.impi, &impus);
+            identity.defaults = b.defaults.clone();
+            annex_n.push(StaticBinding { key, identity });
+        }
+        Ok(Config {
+            workers: d.workers,
+            cores: d.cores.clone(),
+            control_core: d.control_core,
+            exception_queue_depth: d.exception_queue_depth,
+            table_capacity: d.table_capacity,
+            verify_udp_checksum: d.verify_udp_checksum,
+            stats_interval_s: d.stats_interval_s,
+            access,
+            core,
+            next_hop: nh,
+            t1_ms: t.t1_ms,
+            reg_await_auth_s: t.reg_await_auth_s,
+            annex_n,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[dataplane]
+workers = 2
+
+[access]
+ipv4 = "10.77.0.1"
+gateway_mac = "02:00:00:00:01:02"
+[access.port]
+backend = "mem"
+
+[core]
+ipv4 = "10.77.1.1"
+gateway_mac = "02:00:00:00:02:02"
+next_hop = "10.77.1.2:5060"
+[core.port]
+backend = "mem"
+
+[[annex_n]]
+ip = "10.77.0.2"
+impi = "alice@ims.example"
+impus = ["sip:alice@ims.example", "tel:+15550101"]
+"#;
+
+    #[test]
+    fn parse_good_config() {
+        let c = Config::from_toml("good.toml", GOOD).unwrap();
+        assert_eq!(c.workers, 2);
+        assert_eq!(c.access.sip_port, 5060);
+        assert_eq!(c.annex_n.len(), 1);
+        assert_eq!(c.annex_n[0].identity.impus[1].uri(), "tel:+15550101");
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let bad = GOOD.replace("workers = 2", "workers = 2\nwokrers = 3");
+        let e = Config::from_toml("x.toml", &bad).unwrap_err().to_string();
+        assert!(e.contains("x.toml") && e.contains("wokrers"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (from, to, key) in [
+            ("workers = 2", "workers = 0", "dataplane.workers"),
+            ("02:00:00:00:01:02", "02:00:00:01:02", "access.gateway_mac"),
+            ("next_hop = \"10.77.1.2:5060\"", "next_hop = \"10.77.1.2:5060\"\nnext_hopp = 1", "next_hopp"),
+            ("10.77.1.2:5060", "[::1]:5060", "core.next_hop"),
+            ("tel:+15550101", "mailto:x", "annex_n[0].impus"),
+        ] {
+            let e = Config::from_toml("f.toml", &GOOD.replace(from, to)).unwrap_err().to_string();
+            assert!(e.contains("f.toml") && e.contains(key), "{key}: {e}");
+        }
+        let e = Config::from_toml("f.toml", &GOOD.replacen("backend = \"mem\"", "backend = \"nic\"", 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("access.port.backend"), "{e}");
+        let e = Config::from_toml("f.toml", &GOOD.replace("workers = 2", "workers = \"two\"")).unwrap_err();
+        assert!(e.to_string().contains("workers"), "{e}");
+    }
+}
