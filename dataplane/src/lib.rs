@@ -16,8 +16,13 @@
 pub mod buf;
 pub mod config;
 pub mod counters;
+pub mod esp;
 pub mod pcapfile;
+pub mod pipeline;
 pub mod port;
+pub mod profile;
 pub mod sipfast;
+pub mod state;
 pub mod table;
 pub mod wire;
+pub mod worker;

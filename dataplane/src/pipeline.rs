@@ -1,0 +1,551 @@
+//! The per-packet pipeline: classify, look up the sender, assert identity,
+//! rewrite and forward — or hand the packet to the control thread, or drop it
+//! with a counted reason.
+//!
+//! The P-CSCF runs here as a stateless proxy (RFC 3261 §16.11) between two
+//! sides: `access` (UEs) and `core` (the S-CSCF next hop). It inserts its own
+//! Via on every request it forwards; the Via branch carries the address the
+//! response must go back to, authenticated with a keyed hash, so responses are
+//! routed without per-transaction state and a forged Via cannot steer them.
+//!
+//! Must never: panic on packet content, allocate, block, or trust any identity
+//! claim from a UE (P-Asserted-Identity and P-Preferred-Identity sent by a UE
+//! are always removed; the sender is known only from the tables).
+
+use std::hash::BuildHasher;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use control::types::Transport;
+
+use crate::buf::Buf;
+use crate::config::Config;
+use crate::counters::{DropReason, LocalCounters};
+use crate::sipfast::{self, Method, StartLine};
+use crate::state::TableReaders;
+use crate::table::Guard;
+use crate::wire::{self, HeadersRepr, L3};
+
+/// Which side of the P-CSCF a port faces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Toward the UEs.
+    Access = 0,
+    /// Toward the IMS core.
+    Core = 1,
+}
+
+impl Side {
+    /// The other side.
+    #[inline]
+    pub fn other(self) -> Side {
+        match self {
+            Side::Access => Side::Core,
+            Side::Core => Side::Access,
+        }
+    }
+}
+
+/// Why a packet goes to the control thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExceptionKind {
+    /// A REGISTER request.
+    Register,
+    /// A response to a REGISTER, from the core.
+    RegisterResponse,
+    /// A request from a sender with no binding.
+    UnknownSender,
+}
+
+/// What to do with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it out of this side's port (already rewritten).
+    Forward(Side),
+    /// Hand it to the control thread.
+    Exception(ExceptionKind),
+    /// Drop it, counting the reason.
+    Drop(DropReason),
+}
+
+/// One side's addresses.
+#[derive(Clone, Debug)]
+pub struct SideAddrs {
+    /// Our MAC on this side's port.
+    pub mac: [u8; 6],
+    /// Next layer-2 hop.
+    pub gateway_mac: [u8; 6],
+    /// Our IPv4 address.
+    pub ipv4: Option<Ipv4Addr>,
+    /// Our IPv6 address.
+    pub ipv6: Option<Ipv6Addr>,
+    /// Our SIP port.
+    pub sip_port: u16,
+    /// Largest IP packet this side's port sends.
+    pub mtu: usize,
+    /// `Via: SIP/2.0/UDP <v4>:<port>;branch=z9hG4bKpdp` for IPv4 peers.
+    via_v4: Vec<u8>,
+    /// The same for IPv6 peers.
+    via_v6: Vec<u8>,
+}
+
+impl SideAddrs {
+    /// Build from the configuration of one side.
+    pub fn new(c: &crate::config::SideConfig, mac: [u8; 6], mtu: usize) -> Self {
+        let via = |a: Option<String>| {
+            a.map(|h| format!("Via: SIP/2.0/UDP {h}:{};branch={BRANCH_MAGIC}", c.sip_port).into_bytes())
+                .unwrap_or_default()
+        };
+        SideAddrs {
+            mac,
+            gateway_mac: c.gateway_mac,
+            ipv4: c.ipv4,
+            ipv6: c.ipv6,
+            sip_port: c.sip_port,
+            mtu,
+            via_v4: via(c.ipv4.map(|a| a.to_string())),
+            via_v6: via(c.ipv6.map(|a| format!("[{a}]"))),
+        }
+    }
+
+    #[inline]
+    fn is_ours(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.ipv4 == Some(a),
+            IpAddr::V6(a) => self.ipv6 == Some(a),
+        }
+    }
+
+    /// Our address of the same family as `peer`.
+    #[inline]
+    fn addr_for(&self, peer: IpAddr) -> Option<IpAddr> {
+        match peer {
+            IpAddr::V4(_) => self.ipv4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.ipv6.map(IpAddr::V6),
+        }
+    }
+}
+
+/// The magic cookie plus our marker at the start of every branch we create.
+pub const BRANCH_MAGIC: &str = "z9hG4bKpdp";
+
+/// Read-only context shared by every worker.
+#[derive(Clone)]
+pub struct Context {
+    /// UE side.
+    pub access: SideAddrs,
+    /// Core side.
+    pub core: SideAddrs,
+    /// Where requests toward the core go.
+    pub next_hop: SocketAddr,
+    /// Verify UDP checksums on receive.
+    pub verify_udp_checksum: bool,
+    /// Key of the branch authenticator.
+    branch_key: std::collections::hash_map::RandomState,
+}
+
+impl Context {
+    /// Build from a checked configuration and the opened ports' MACs/MTUs.
+    pub fn new(cfg: &Config, access: ([u8; 6], usize), core: ([u8; 6], usize)) -> Self {
+        Context {
+            access: SideAddrs::new(&cfg.access, access.0, access.1),
+            core: SideAddrs::new(&cfg.core, core.0, core.1),
+            next_hop: cfg.next_hop,
+            verify_udp_checksum: cfg.verify_udp_checksum,
+            branch_key: Default::default(),
+        }
+    }
+
+    /// The addresses of one side.
+    #[inline]
+    pub fn side(&self, s: Side) -> &SideAddrs {
+        match s {
+            Side::Access => &self.access,
+            Side::Core => &self.core,
+        }
+    }
+
+    #[inline]
+    fn mac32(&self, body: &[u8]) -> u32 {
+        self.branch_key.hash_one(body) as u32
+    }
+}
+
+/// Per-worker mutable state of the pipeline.
+pub struct PipeState {
+    /// Counters for this worker.
+    pub counters: LocalCounters,
+    rng: u64,
+}
+
+impl PipeState {
+    /// Fresh state; `seed` differs per worker.
+    pub fn new(seed: u64) -> Self {
+        PipeState { counters: LocalCounters::default(), rng: seed | 1 }
+    }
+
+    #[inline]
+    fn random(&mut self) -> u32 {
+        // xorshift64*: picks among several default IMPUs, nothing secret.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+    }
+}
+
+/// Where a response must go, carried in our Via branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BranchTarget {
+    /// Side to send the response out of.
+    pub side: Side,
+    /// Destination.
+    pub addr: SocketAddr,
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Encode a branch token for `t`, unique per incoming transaction `nonce`,
+/// into `out`; returns its length (≤ 54).
+fn encode_branch(ctx: &Context, t: BranchTarget, nonce: u32, out: &mut [u8; 64]) -> usize {
+    let mut raw = [0u8; 27];
+    raw[0] = t.side as u8 | if t.addr.is_ipv6() { 2 } else { 0 };
+    let mut n = 1;
+    match t.addr.ip() {
+        IpAddr::V4(a) => {
+            raw[1..5].copy_from_slice(&a.octets());
+            n += 4;
+        }
+        IpAddr::V6(a) => {
+            raw[1..17].copy_from_slice(&a.octets());
+            n += 16;
+        }
+    }
+    raw[n..n + 2].copy_from_slice(&t.addr.port().to_be_bytes());
+    raw[n + 2..n + 6].copy_from_slice(&nonce.to_be_bytes());
+    n += 6;
+    let mac = ctx.mac32(&raw[..n]);
+    raw[n..n + 4].copy_from_slice(&mac.to_be_bytes());
+    n += 4;
+    for (i, b) in raw[..n].iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    2 * n
+}
+
+/// Decode and authenticate a branch token (the part after [`BRANCH_MAGIC`]).
+pub fn decode_branch(ctx: &Context, hex: &[u8]) -> Option<BranchTarget> {
+    if hex.len() % 2 != 0 || hex.len() > 54 {
+        return None;
+    }
+    let mut raw = [0u8; 27];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        let v = |c: u8| (c as char).to_digit(16);
+        raw[i] = (v(pair[0])? << 4 | v(pair[1])?) as u8;
+    }
+    let n = hex.len() / 2;
+    let v6 = raw[0] & 2 != 0;
+    let want = if v6 { 27 } else { 15 };
+    if n != want || raw[0] & !3 != 0 {
+        return None;
+    }
+    let mac = u32::from_be_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]);
+    if ctx.mac32(&raw[..n - 4]) != mac {
+        return None;
+    }
+    let (ip, p) = if v6 {
+        let mut o = [0u8; 16];
+        o.copy_from_slice(&raw[1..17]);
+        (IpAddr::V6(Ipv6Addr::from(o)), 17)
+    } else {
+        (IpAddr::V4(Ipv4Addr::new(raw[1], raw[2], raw[3], raw[4])), 5)
+    };
+    let port = u16::from_be_bytes([raw[p], raw[p + 1]]);
+    let side = if raw[0] & 1 == 0 { Side::Access } else { Side::Core };
+    Some(BranchTarget { side, addr: SocketAddr::new(ip, port) })
+}
+
+/// Parse host and port of a SIP/SIPS Request-URI whose host is an IP
+/// literal (`sip:user@10.0.0.2:5061;transport=udp`). Default port 5060.
+pub fn uri_ip_port(uri: &[u8]) -> Option<(IpAddr, u16)> {
+    let rest = uri.strip_prefix(b"sip:").or_else(|| uri.strip_prefix(b"sips:"))?;
+    let end = rest.iter().position(|&c| c == b';' || c == b'?').unwrap_or(rest.len());
+    let hostport = &rest[..end];
+    let hostport = match memchr::memrchr(b'@', hostport) {
+        Some(i) => &hostport[i + 1..],
+        None => hostport,
+    };
+    let s = core::str::from_utf8(hostport).ok()?;
+    if let Some(v6) = s.strip_prefix('[') {
+        let close = v6.find(']')?;
+        let ip: Ipv6Addr = v6[..close].parse().ok()?;
+        let port = match &v6[close + 1..] {
+            "" => 5060,
+            p => p.strip_prefix(':')?.parse().ok()?,
+        };
+        return Some((IpAddr::V6(ip), port));
+    }
+    let (h, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (s, 5060),
+    };
+    Some((IpAddr::V4(h.parse().ok()?), port))
+}
+
+/// Run one received frame through the pipeline.
+///
+/// On [`Verdict::Forward`] the frame has been rewritten in place and goes out
+/// of that side's port. On [`Verdict::Exception`] it is untouched.
+#[inline]
+pub fn process<B: Buf>(
+    buf: &mut B,
+    from: Side,
+    ctx: &Context,
+    tables: &TableReaders,
+    g: &Guard<'_>,
+    st: &mut PipeState,
+) -> Verdict {
+    match process_inner(buf, from, ctx, tables, g, st) {
+        Ok(v) => v,
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+fn process_inner<B: Buf>(
+    buf: &mut B,
+    from: Side,
+    ctx: &Context,
+    tables: &TableReaders,
+    g: &Guard<'_>,
+    st: &mut PipeState,
+) -> Result<Verdict, DropReason> {
+    let me = ctx.side(from);
+    let p = wire::parse_frame(buf.data(), ctx.verify_udp_checksum)?;
+    if p.l3 == L3::Arp {
+        let len = wire::arp_reply_in_place(buf.data_mut(), &p, wire::MacAddr(me.mac), |ip| me.ipv4 == Some(ip))
+            .ok_or(DropReason::NotForUs)?;
+        buf.set_len(len).map_err(|_| DropReason::EthTruncated)?;
+        return Ok(Verdict::Forward(from));
+    }
+    if !me.is_ours(p.dst) {
+        return Err(DropReason::NotForUs);
+    }
+    if p.is_esp() {
+        // No SA is installed on this path yet: every SPI is unknown.
+        return Err(DropReason::EspUnknownSpi);
+    }
+    if p.dst_port != me.sip_port {
+        return Err(DropReason::NotSip);
+    }
+    if p.is_tcp() {
+        return Err(DropReason::TcpSipUnsupported);
+    }
+    if !p.is_udp() {
+        return Err(DropReason::UnsupportedProtocol);
+    }
+    let payload = p.payload(buf.data());
+    let scan = sipfast::scan(payload)?;
+    let src = p.src_socket();
+    match (from, scan.start) {
+        (Side::Access, StartLine::Request { method: Method::Register, .. }) => {
+            Ok(Verdict::Exception(ExceptionKind::Register))
+        }
+        (Side::Access, StartLine::Request { .. }) => {
+            let Some(b) = tables.sender(g, src.ip(), src.port(), Transport::Udp) else {
+                return Ok(Verdict::Exception(ExceptionKind::UnknownSender));
+            };
+            let mut pai: &[u8] = &[];
+            if !scan.to_tag {
+                // Initial or standalone request: TS 24.229 §5.2.6.3.
+                let ppi = scan.ppi.first().map(|l| l.value(payload));
+                if let Some(impu) = control::identity::assert_identity(ppi, &b.identity, st.random()) {
+                    pai = impu.pai_line();
+                }
+            }
+            let asserted = !pai.is_empty();
+            let target = BranchTarget { side: Side::Access, addr: src };
+            let dst = ctx.next_hop;
+            forward_request(buf, &p, &scan, ctx, Side::Core, target, dst, pai)?;
+            if asserted {
+                st.counters.asserted += 1;
+            }
+            Ok(Verdict::Forward(Side::Core))
+        }
+        (Side::Core, StartLine::Request { uri, .. }) => {
+            let (ip, port) = uri_ip_port(&payload[uri.0..uri.1]).ok_or(DropReason::UnknownContact)?;
+            if tables.contact(g, ip, port).is_none() {
+                return Err(DropReason::UnknownContact);
+            }
+            let target = BranchTarget { side: Side::Core, addr: src };
+            forward_request(buf, &p, &scan, ctx, Side::Access, target, SocketAddr::new(ip, port), &[])?;
+            Ok(Verdict::Forward(Side::Access))
+        }
+        (_, StartLine::Response { .. }) => forward_response(buf, &p, &scan, ctx, from, st),
+    }
+}
+
+/// The branch token of our Via on `side`, if the top Via is ours.
+fn our_branch<'a>(payload: &'a [u8], scan: &sipfast::Scan) -> Option<(&'a [u8], bool)> {
+    let top = scan.top_via?;
+    let (first, more) = sipfast::first_via_value(top.value(payload));
+    let branch = sipfast::via_param(first, b"branch")?;
+    Some((branch.strip_prefix(BRANCH_MAGIC.as_bytes())?, more))
+}
+
+fn forward_response<B: Buf>(
+    buf: &mut B,
+    p: &wire::Parsed,
+    scan: &sipfast::Scan,
+    ctx: &Context,
+    from: Side,
+    st: &mut PipeState,
+) -> Result<Verdict, DropReason> {
+    let payload = p.payload(buf.data());
+    let (token, more) = our_branch(payload, scan).ok_or(DropReason::NoRoute)?;
+    let t = decode_branch(ctx, token).ok_or(DropReason::NoRoute)?;
+    if t.side == from {
+        return Err(DropReason::NoRoute);
+    }
+    let Some(top) = scan.top_via else { return Err(DropReason::NoRoute) };
+    // Remove our Via: the whole line, or only its first element when the
+    // line carries more.
+    let cut = if more {
+        let v = top.value(payload);
+        let comma = memchr::memchr(b',', v).ok_or(DropReason::NoRoute)?;
+        let mut e = top.value + comma + 1;
+        while e < top.value_end && matches!(payload[e], b' ' | b'\t' | b'\r' | b'\n') {
+            e += 1;
+        }
+        (top.value, e)
+    } else {
+        (top.start, top.end)
+    };
+    if let StartLine::Response { code } = scan.start {
+        if from == Side::Core && code >= 200 && is_register_response(payload, scan) {
+            return Ok(Verdict::Exception(ExceptionKind::RegisterResponse));
+        }
+    }
+    let off = p.payload_off as usize;
+    let mut removed = 0;
+    let mut msg_len = scan.msg_len;
+    buf.set_len(off + msg_len).map_err(|_| DropReason::SipMalformed)?;
+    buf.remove(off + cut.0, cut.1 - cut.0).map_err(|_| DropReason::SipMalformed)?;
+    removed += cut.1 - cut.0;
+    msg_len -= removed;
+    emit_toward(buf, p, ctx, t.side, t.addr, msg_len)?;
+    st.counters.responses += 1;
+    Ok(Verdict::Forward(t.side))
+}
+
+fn is_register_response(payload: &[u8], scan: &sipfast::Scan) -> bool {
+    // CSeq method decides; the fast scanner does not keep CSeq, so look it up.
+    let hdrs = &payload[scan.headers_start..scan.headers_end];
+    hdrs.split(|&c| c == b'\n').any(|l| {
+        let l = l.trim_ascii();
+        let Some(i) = memchr::memchr(b':', l) else { return false };
+        l[..i].trim_ascii().eq_ignore_ascii_case(b"cseq") && l[i + 1..].trim_ascii().ends_with(b"REGISTER")
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_request<B: Buf>(
+    buf: &mut B,
+    p: &wire::Parsed,
+    scan: &sipfast::Scan,
+    ctx: &Context,
+    out: Side,
+    back: BranchTarget,
+    dst: SocketAddr,
+    pai: &[u8],
+) -> Result<(), DropReason> {
+    let off = p.payload_off as usize;
+    let out_addrs = ctx.side(out);
+    // Max-Forwards (RFC 3261 §16.6 step 3), in place, same width.
+    if let Some(mf) = scan.max_forwards {
+        let d = buf.data_mut();
+        if !sipfast::decrement_max_forwards(&mut d[off + mf.value..off + mf.value_end]) {
+            return Err(DropReason::TooManyHops);
+        }
+    }
+    // Per-transaction nonce: a hash of the incoming top Via, so
+    // retransmissions map to the same branch.
+    let nonce = {
+        let payload = p.payload(buf.data());
+        let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
+        ctx.mac32(v) ^ 0x5a5a_5a5a
+    };
+    // Edits from the back: remove every UE-supplied identity header.
+    buf.set_len(off + scan.msg_len).map_err(|_| DropReason::SipMalformed)?;
+    let mut msg_len = scan.msg_len;
+    if out == Side::Core {
+        let mut cuts: smallvec::SmallVec<[(usize, usize); 4]> =
+            scan.ppi.iter().chain(scan.pai.iter()).map(|l| (l.start, l.end)).collect();
+        cuts.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        for (s, e) in cuts {
+            buf.remove(off + s, e - s).map_err(|_| DropReason::SipMalformed)?;
+            msg_len -= e - s;
+        }
+    }
+    // Insert our Via (and P-Asserted-Identity) right after the start line.
+    let via_prefix = if dst.is_ipv6() { &out_addrs.via_v6 } else { &out_addrs.via_v4 };
+    if via_prefix.is_empty() {
+        return Err(DropReason::NoRoute);
+    }
+    let mut tok = [0u8; 64];
+    let tl = encode_branch(ctx, back, nonce, &mut tok);
+    let ins = via_prefix.len() + tl + 2 + pai.len();
+    let at = off + scan.headers_start;
+    if buf.headroom() >= ins + 64 {
+        buf.insert_front(at, ins)
+    } else {
+        buf.insert_back(at, ins)
+    }
+    .map_err(|_| DropReason::SipTooLarge)?;
+    // insert_front moved the head: the payload offset is unchanged relative
+    // to the new frame start, so `at` still points at the gap.
+    let d = buf.data_mut();
+    let mut w = at;
+    for part in [&via_prefix[..], &tok[..tl], b"\r\n", pai] {
+        d[w..w + part.len()].copy_from_slice(part);
+        w += part.len();
+    }
+    msg_len += ins;
+    emit_toward(buf, p, ctx, out, dst, msg_len)
+}
+
+/// Re-emit Ethernet/IP/UDP headers in front of the `msg_len`-byte payload
+/// sitting at `p.payload_off`, from our address on side `out` to `dst`.
+fn emit_toward<B: Buf>(
+    buf: &mut B,
+    p: &wire::Parsed,
+    ctx: &Context,
+    out: Side,
+    dst: SocketAddr,
+    msg_len: usize,
+) -> Result<(), DropReason> {
+    let o = ctx.side(out);
+    let src = o.addr_for(dst.ip()).ok_or(DropReason::NoRoute)?;
+    let h = HeadersRepr {
+        eth_src: wire::MacAddr(o.mac),
+        eth_dst: wire::MacAddr(o.gateway_mac),
+        vlan: [None, None],
+        src,
+        dst: dst.ip(),
+        hop_limit: 64,
+        src_port: o.sip_port,
+        dst_port: dst.port(),
+    };
+    let hl = h.udp_header_len();
+    if hl + msg_len - h.l3_offset() > o.mtu {
+        return Err(DropReason::SipTooLarge);
+    }
+    let old = p.payload_off as usize;
+    if hl > old {
+        buf.prepend(hl - old).map_err(|_| DropReason::SipTooLarge)?;
+    } else {
+        buf.adj(old - hl).map_err(|_| DropReason::SipMalformed)?;
+    }
+    buf.set_len(hl + msg_len).map_err(|_| DropReason::SipTooLarge)?;
+    h.emit_udp(buf.data_mut(), msg_len).map_err(|_| DropReason::SipTooLarge)?;
+    Ok(())
+}
