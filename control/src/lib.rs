@@ -12,6 +12,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bindings;
 pub mod identity;
+pub mod keys;
+pub mod registrar;
+pub mod reply;
+pub mod secagree;
+pub mod sip;
 pub mod time;
 pub mod types;

@@ -13,16 +13,20 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod buf;
 pub mod config;
 pub mod counters;
+pub mod demo;
 pub mod esp;
 pub mod pcapfile;
 pub mod pipeline;
 pub mod port;
+pub mod runner;
 pub mod profile;
 pub mod sipfast;
 pub mod state;
 pub mod table;
+pub mod testgen;
 pub mod wire;
 pub mod worker;

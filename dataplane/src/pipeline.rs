@@ -380,8 +380,62 @@ fn process_inner<B: Buf>(
             forward_request(buf, &p, &scan, ctx, Side::Access, target, SocketAddr::new(ip, port), &[])?;
             Ok(Verdict::Forward(Side::Access))
         }
-        (_, StartLine::Response { .. }) => forward_response(buf, &p, &scan, ctx, from, st),
+        (_, StartLine::Response { .. }) => forward_response(buf, &p, &scan, ctx, from, st, true),
     }
+}
+
+/// Proxy a message the control thread decided to pass on: a request (no
+/// identity is asserted, and UE-supplied identity headers are still removed)
+/// or a response (our Via is popped), as the fast path would.
+pub fn proxy<B: Buf>(buf: &mut B, from: Side, ctx: &Context, st: &mut PipeState) -> Verdict {
+    let run = |buf: &mut B, st: &mut PipeState| -> Result<Verdict, DropReason> {
+        let p = wire::parse_frame(buf.data(), false)?;
+        if !p.is_udp() {
+            return Err(DropReason::UnsupportedProtocol);
+        }
+        let scan = sipfast::scan(p.payload(buf.data()))?;
+        match scan.start {
+            StartLine::Request { .. } if from == Side::Access => {
+                let target = BranchTarget { side: Side::Access, addr: p.src_socket() };
+                forward_request(buf, &p, &scan, ctx, Side::Core, target, ctx.next_hop, &[])?;
+                Ok(Verdict::Forward(Side::Core))
+            }
+            StartLine::Request { .. } => Err(DropReason::NoRoute),
+            StartLine::Response { .. } => forward_response(buf, &p, &scan, ctx, from, st, false),
+        }
+    };
+    match run(buf, st) {
+        Ok(v) => v,
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// Replace the SIP payload of the frame in `buf` with `msg` and address it
+/// from our SIP port on side `out` to `dst`.
+pub fn reply_in_place<B: Buf>(
+    buf: &mut B,
+    ctx: &Context,
+    out: Side,
+    dst: SocketAddr,
+    msg: &[u8],
+) -> Result<(), DropReason> {
+    let o = ctx.side(out);
+    let src = o.addr_for(dst.ip()).ok_or(DropReason::NoRoute)?;
+    let h = HeadersRepr {
+        eth_src: wire::MacAddr(o.mac),
+        eth_dst: wire::MacAddr(o.gateway_mac),
+        vlan: [None, None],
+        src,
+        dst: dst.ip(),
+        hop_limit: 64,
+        src_port: o.sip_port,
+        dst_port: dst.port(),
+    };
+    let hl = h.udp_header_len();
+    buf.set_len(hl + msg.len()).map_err(|_| DropReason::SipTooLarge)?;
+    buf.data_mut()[hl..].copy_from_slice(msg);
+    h.emit_udp(buf.data_mut(), msg.len()).map_err(|_| DropReason::SipTooLarge)?;
+    Ok(())
 }
 
 /// The branch token of our Via on `side`, if the top Via is ours.
@@ -399,6 +453,7 @@ fn forward_response<B: Buf>(
     ctx: &Context,
     from: Side,
     st: &mut PipeState,
+    register_exception: bool,
 ) -> Result<Verdict, DropReason> {
     let payload = p.payload(buf.data());
     let (token, more) = our_branch(payload, scan).ok_or(DropReason::NoRoute)?;
@@ -421,7 +476,7 @@ fn forward_response<B: Buf>(
         (top.start, top.end)
     };
     if let StartLine::Response { code } = scan.start {
-        if from == Side::Core && code >= 200 && is_register_response(payload, scan) {
+        if register_exception && from == Side::Core && code >= 200 && is_register_response(payload, scan) {
             return Ok(Verdict::Exception(ExceptionKind::RegisterResponse));
         }
     }

@@ -9,6 +9,8 @@
 //! (a Linux interface) and, behind the `dpdk` feature, DPDK poll-mode drivers.
 
 pub mod af_packet;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod mem;
 pub mod pcap;
 
@@ -55,6 +57,13 @@ pub trait PortQueue: Send + 'static {
     /// Give a buffer that will not be sent back to its pool.
     fn free(&mut self, buf: Self::Buf) {
         drop(buf);
+    }
+
+    /// Whether the NIC fills in IPv4/UDP/TCP checksums on transmit for
+    /// frames that ask for it (a DPDK port whose hw-profile enables TX
+    /// checksum offload); when false the pipeline computes them.
+    fn tx_csum_offload(&self) -> bool {
+        false
     }
 }
 

@@ -1,0 +1,110 @@
+//! DPDK io-forward smoke benchmark: receive a burst on a port's queue and
+//! send it back out, like `dpdk-testpmd --forward-mode=io`, through our
+//! binding (`DpdkQueue`, owning `Mbuf`s). `bench/dpdk/smoke.sh` runs it next
+//! to testpmd in the same run and prints the ratio.
+//!
+//! Usage: dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch]
+//! `touch` also reads and swaps the Ethernet addresses of every frame (the
+//! least work a real pipeline does). Prints `mpps=<rate>` on the last line.
+
+#[cfg(not(feature = "dpdk"))]
+fn main() {
+    eprintln!("dpdk_fwd needs --features dpdk");
+    std::process::exit(2);
+}
+
+#[cfg(feature = "dpdk")]
+fn main() {
+    use dataplane::buf::Buf;
+    use dataplane::port::dpdk::{self, Eal};
+    use dataplane::port::PortQueue;
+    use std::time::{Duration, Instant};
+
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = args.get(1) else {
+        eprintln!("usage: dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch]");
+        std::process::exit(2);
+    };
+    let profile = match dataplane::profile::check(path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let devargs = args.get(2).filter(|s| !s.is_empty()).map(String::as_str);
+    let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let touch = args.get(4).is_some_and(|m| m == "touch");
+    let run = || -> Result<(u64, Duration), dpdk::DpdkError> {
+        let eal_args = dataplane::profile::eal_command_line(&[(&profile, devargs)], &["--log-level=*:warning".into()]);
+        let eal = Eal::init(&eal_args)?;
+        let (port, opened) = eal.open_port(&profile, devargs, 1)?;
+        let mut q = opened.worker_queues.into_iter().next().expect("one worker queue was asked for");
+        let _lcore = dpdk::register_worker_thread()?;
+        let mut v = Vec::with_capacity(64);
+        // Like testpmd --tx-first: put one burst in flight (a loopback ring
+        // has nothing to receive otherwise).
+        for _ in 0..32 {
+            if let Some(mut m) = q.alloc() {
+                if m.append(64).is_ok() {
+                    m.data_mut().fill(0);
+                    v.push(m);
+                }
+            }
+        }
+        q.tx_burst(&mut v);
+        v.clear();
+        let mut n = 0u64;
+        // Warm up, then measure.
+        let warm = Instant::now();
+        while warm.elapsed() < Duration::from_millis(500) {
+            q.rx_burst(&mut v, 32);
+            q.tx_burst(&mut v);
+            v.clear();
+        }
+        let t = Instant::now();
+        let end = Duration::from_secs(secs);
+        'outer: loop {
+            for _ in 0..1024 {
+                let got = q.rx_burst(&mut v, 32);
+                if touch {
+                    for m in v.iter_mut() {
+                        let d = m.data_mut();
+                        if d.len() >= 12 {
+                            let (dst, src) = d.split_at_mut(6);
+                            dst.swap_with_slice(&mut src[..6]);
+                        }
+                    }
+                }
+                q.tx_burst(&mut v);
+                v.clear(); // frames the TX ring refused are freed here
+                n += got as u64;
+            }
+            if t.elapsed() >= end {
+                break 'outer;
+            }
+        }
+        let el = t.elapsed();
+        let st = port.stats()?;
+        eprintln!(
+            "port {}: ipackets={} opackets={} imissed={} rx_nombuf={} queue0 alloc_failures={}",
+            st.port, st.ipackets, st.opackets, st.imissed, st.rx_nombuf, st.queues[0].alloc_failures
+        );
+        drop(q);
+        drop(opened.control_queue);
+        drop(_lcore);
+        let rep = eal.shutdown(vec![port])?;
+        eprintln!("shutdown: {rep:?}");
+        Ok((n, el))
+    };
+    match run() {
+        Ok((n, el)) => {
+            println!("forwarded={n} seconds={:.3}", el.as_secs_f64());
+            println!("mpps={:.3}", n as f64 / el.as_secs_f64() / 1e6);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}

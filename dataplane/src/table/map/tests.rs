@@ -1,0 +1,295 @@
+use super::*;
+use crate::table::qsbr::QsbrDomain;
+use core::net::IpAddr;
+use std::sync::atomic::AtomicUsize;
+
+/// A value that counts its drops.
+struct Counted {
+    v: u64,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn counted(v: u64, drops: &Arc<AtomicUsize>) -> Counted {
+    Counted {
+        v,
+        drops: drops.clone(),
+    }
+}
+
+#[test]
+fn insert_get_replace_remove() {
+    let d = QsbrDomain::new(2);
+    let (mut w, r) = LfMap::<u32, u64>::with_capacity(&d, 100);
+    assert!(w.is_empty());
+    assert!(!w.insert(1, 10));
+    assert!(!w.insert(2, 20));
+    assert!(w.insert(1, 11), "second insert of a key replaces");
+    assert_eq!(w.len(), 2);
+    assert_eq!(w.get(&1), Some(&11));
+    w.publish();
+    let reader = d.register().unwrap();
+    let g = reader.guard();
+    assert_eq!(r.get(&g, &1), Some(&11));
+    assert_eq!(r.get(&g, &2), Some(&20));
+    assert_eq!(r.get(&g, &3), None);
+    assert!(w.remove(&1));
+    assert!(!w.remove(&1), "removing twice finds nothing");
+    assert_eq!(r.get(&g, &1), None);
+    assert_eq!(r.get(&g, &2), Some(&20));
+    assert_eq!(w.len(), 1);
+    assert!(!w.contains_key(&1));
+    assert!(r.contains_key(&g, &2));
+}
+
+#[test]
+fn presized_map_does_not_rebuild() {
+    let d = QsbrDomain::new(1);
+    let (mut w, _r) = LfMap::<u32, u32>::with_capacity(&d, 5000);
+    assert!(w.capacity() >= 5000);
+    for k in 0..5000 {
+        w.insert(k, k);
+    }
+    assert_eq!(w.rebuilds(), 0);
+    assert_eq!(w.len(), 5000);
+}
+
+#[test]
+fn growth_rebuilds_and_keeps_every_entry() {
+    let d = QsbrDomain::new(1);
+    let (mut w, r) = LfMap::<u32, u32>::with_capacity(&d, 0);
+    let reader = d.register().unwrap();
+    for k in 0..20_000u32 {
+        w.insert(k.wrapping_mul(2_654_435_761), k);
+    }
+    assert!(w.rebuilds() >= 5, "grew from 16 slots: {} rebuilds", w.rebuilds());
+    assert!(w.pending_garbage() > 0, "old arrays wait for the online reader");
+    let g = reader.guard();
+    for k in 0..20_000u32 {
+        assert_eq!(r.get(&g, &k.wrapping_mul(2_654_435_761)), Some(&k));
+    }
+    assert_eq!(r.get(&g, &1), None);
+    drop(reader);
+    w.publish();
+    assert_eq!(w.pending_garbage(), 0, "no reader online: everything freed");
+}
+
+#[test]
+fn tombstones_are_purged_without_growth() {
+    let d = QsbrDomain::new(1);
+    let (mut w, r) = LfMap::<u64, u64>::with_capacity(&d, 64);
+    let slots = w.memory().slots;
+    // Keep 40 live keys while churning through many more: tombstones pile up
+    // and force same-size rebuilds.
+    for k in 0..40u64 {
+        w.insert(k, k);
+    }
+    for k in 40..5000u64 {
+        w.insert(k, k);
+        w.remove(&(k - 40));
+        w.publish();
+    }
+    assert_eq!(w.len(), 40);
+    assert_eq!(w.memory().slots, slots, "churn must not grow the array");
+    let reader = d.register().unwrap();
+    let g = reader.guard();
+    for k in 4960..5000u64 {
+        assert_eq!(r.get(&g, &k), Some(&k));
+    }
+    for k in 0..4960u64 {
+        assert_eq!(r.get(&g, &k), None);
+    }
+    let mut n = 0;
+    w.for_each(|k, v| {
+        assert_eq!(k, v);
+        n += 1;
+    });
+    assert_eq!(n, 40);
+}
+
+#[test]
+fn explicit_rebuild_keeps_entries_and_clears_tombstones() {
+    let d = QsbrDomain::new(1);
+    let (mut w, r) = LfMap::<u32, u32>::with_capacity(&d, 1000);
+    for k in 0..1000 {
+        w.insert(k, k + 1);
+    }
+    for k in (0..1000).step_by(2) {
+        w.remove(&k);
+    }
+    w.rebuild();
+    assert_eq!(w.tombstones(), 0);
+    assert_eq!(w.rebuilds(), 1);
+    let reader = d.register().unwrap();
+    let g = reader.guard();
+    for k in 0..1000 {
+        assert_eq!(r.get(&g, &k).copied(), (k % 2 == 1).then_some(k + 1));
+    }
+}
+
+#[test]
+fn entry_is_not_freed_before_the_reader_reports() {
+    let d = QsbrDomain::new(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut w, r) = LfMap::<u32, Counted>::with_capacity(&d, 16);
+    w.insert(1, counted(100, &drops));
+    w.publish();
+    let mut reader = d.register().unwrap();
+    {
+        let g = reader.guard();
+        let held = r.get(&g, &1).map(|c| c.v);
+        assert_eq!(held, Some(100));
+    }
+    w.insert(1, counted(101, &drops)); // retires 100
+    assert_eq!(w.publish(), 0, "reader has not reported since the batch");
+    assert_eq!(drops.load(Ordering::Relaxed), 0);
+    assert_eq!(w.reclaim(), 0, "polling again does not help");
+    reader.quiescent();
+    assert_eq!(w.reclaim(), 1);
+    assert_eq!(drops.load(Ordering::Relaxed), 1);
+    {
+        let g = reader.guard();
+        assert_eq!(r.get(&g, &1).map(|c| c.v), Some(101));
+    }
+    // Removal too; and a report made *before* the batch closed does not count.
+    w.remove(&1);
+    reader.quiescent();
+    w.publish();
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        1,
+        "report predates the grace period"
+    );
+    reader.quiescent();
+    assert_eq!(w.reclaim(), 1);
+    assert_eq!(drops.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn slowest_reader_holds_reclamation() {
+    let d = QsbrDomain::new(4);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut w, _r) = LfMap::<u32, Counted>::with_capacity(&d, 16);
+    let mut fast = d.register().unwrap();
+    let mut slow = d.register().unwrap();
+    w.insert(1, counted(1, &drops));
+    w.insert(1, counted(2, &drops));
+    w.publish();
+    fast.quiescent();
+    assert_eq!(w.reclaim(), 0, "slow reader has not reported");
+    slow.quiescent();
+    assert_eq!(w.reclaim(), 1);
+    assert_eq!(drops.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn offline_reader_does_not_block() {
+    let d = QsbrDomain::new(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut w, r) = LfMap::<u32, Counted>::with_capacity(&d, 16);
+    w.insert(1, counted(1, &drops));
+    let reader = d.register().unwrap();
+    let idle = reader.offline();
+    w.insert(1, counted(2, &drops));
+    assert_eq!(w.publish(), 1, "offline reader is not waited for");
+    // Back online: it now blocks new grace periods until it reports.
+    let mut reader = idle.online();
+    w.insert(1, counted(3, &drops));
+    assert_eq!(w.publish(), 0);
+    // while_offline releases it for the duration of the closure.
+    let freed = reader.while_offline(|| w.reclaim());
+    assert_eq!(freed, 1);
+    assert_eq!(r.get(&reader.guard(), &1).map(|c| c.v), Some(3));
+    // A dropped reader never blocks.
+    w.insert(1, counted(4, &drops));
+    w.publish();
+    drop(reader);
+    assert_eq!(w.reclaim(), 1);
+    assert_eq!(drops.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn dropping_everything_frees_every_value_once() {
+    let d = QsbrDomain::new(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut w, r) = LfMap::<u32, Counted>::with_capacity(&d, 4);
+    let reader = d.register().unwrap(); // keeps garbage pending until the end
+    let mut made = 0;
+    for k in 0..500u32 {
+        w.insert(k % 97, counted(k.into(), &drops));
+        made += 1;
+        if k % 7 == 0 {
+            w.remove(&(k % 89));
+        }
+        if k % 50 == 0 {
+            w.publish();
+        }
+    }
+    assert!(w.pending_garbage() > 0);
+    drop(w); // pending garbage goes to the shared orphans
+    {
+        let g = reader.guard();
+        let _ = r.get(&g, &3);
+    }
+    drop(reader);
+    drop(r);
+    assert_eq!(drops.load(Ordering::Relaxed), made);
+}
+
+#[test]
+fn bulk_matches_single_get() {
+    let d = QsbrDomain::new(1);
+    let (mut w, r) = LfMap::<IpAddr, u32>::with_capacity(&d, 2000);
+    for i in 0..2000u32 {
+        let ip = if i % 2 == 0 {
+            IpAddr::from((0x0a00_0000u32 + i).to_be_bytes())
+        } else {
+            IpAddr::from((0x2001_0db8u128 << 96 | u128::from(i)).to_be_bytes())
+        };
+        w.insert(ip, i);
+    }
+    let reader = d.register().unwrap();
+    let g = reader.guard();
+    let keys: Vec<IpAddr> = (0..100u32)
+        .map(|i| {
+            let j = i * 37;
+            if j % 2 == 0 {
+                IpAddr::from((0x0a00_0000u32 + j).to_be_bytes())
+            } else {
+                IpAddr::from((0x2001_0db8u128 << 96 | u128::from(j)).to_be_bytes())
+            }
+        })
+        .collect();
+    let mut out = vec![None; keys.len()];
+    let hits = r.get_bulk(&g, &keys, &mut out);
+    assert_eq!(hits, keys.iter().filter(|k| r.get(&g, k).is_some()).count());
+    assert!(hits > 0 && hits < keys.len(), "mix of hits and misses: {hits}");
+    for (k, o) in keys.iter().zip(&out) {
+        assert_eq!(*o, r.get(&g, k));
+    }
+}
+
+#[test]
+#[should_panic(expected = "another QSBR domain")]
+fn guard_from_another_domain_is_refused() {
+    let d1 = QsbrDomain::new(1);
+    let d2 = QsbrDomain::new(1);
+    let (_w, r) = LfMap::<u32, u32>::with_capacity(&d1, 16);
+    let foreign = d2.register().unwrap();
+    let _ = r.get(&foreign.guard(), &1);
+}
+
+#[test]
+fn memory_accounting_and_presizing() {
+    let d = QsbrDomain::new(1);
+    let (w, _r) = LfMap::<u32, u64>::with_capacity(&d, 10_000_000);
+    let m = w.memory();
+    assert_eq!(m.slots, 1 << 24, "10 M entries fit in 2^24 slots at load <= 3/4");
+    assert_eq!(m.slot_bytes, 16 << 24);
+    assert!(w.capacity() >= 10_000_000);
+}

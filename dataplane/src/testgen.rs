@@ -1,0 +1,61 @@
+//! Frame and message builders for the demo, the benches and the tests.
+//!
+//! Never used on the packet path: it allocates freely.
+
+use std::net::SocketAddr;
+
+use crate::wire::{HeadersRepr, MacAddr};
+
+/// An Ethernet/IP/UDP frame carrying `payload`, with correct checksums.
+pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+    let h = HeadersRepr {
+        eth_src: MacAddr(src_mac),
+        eth_dst: MacAddr(dst_mac),
+        vlan: [None, None],
+        src: src.ip(),
+        dst: dst.ip(),
+        hop_limit: 64,
+        src_port: src.port(),
+        dst_port: dst.port(),
+    };
+    let hl = h.udp_header_len();
+    let mut f = vec![0u8; hl + payload.len()];
+    f[hl..].copy_from_slice(payload);
+    // The addresses come from the caller's own test set-up; a family mix is
+    // a bug in the caller.
+    if h.emit_udp(&mut f, payload.len()).is_err() {
+        f.clear();
+    }
+    f
+}
+
+/// A MESSAGE from `from` (a UE address) to the P-CSCF at `pcscf`, optionally
+/// with a P-Preferred-Identity, padded with a body so the whole SIP message is
+/// about `size` bytes.
+pub fn message(from: SocketAddr, pcscf: SocketAddr, ppi: Option<&str>, call: u64, size: usize) -> Vec<u8> {
+    let host = |a: SocketAddr| match a {
+        SocketAddr::V4(v) => v.to_string(),
+        SocketAddr::V6(v) => format!("[{}]:{}", v.ip(), v.port()),
+    };
+    let mut head = format!(
+        "MESSAGE sip:bob@ims.example SIP/2.0\r\n\
+Via: SIP/2.0/UDP {};branch=z9hG4bK{call:016x}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:ue@ims.example>;tag={call:x}\r\n\
+To: <sip:bob@ims.example>\r\n\
+Call-ID: {call:x}@demo\r\n\
+CSeq: 1 MESSAGE\r\n",
+        host(from),
+    );
+    let _ = pcscf;
+    if let Some(p) = ppi {
+        head.push_str(&format!("P-Preferred-Identity: <{p}>\r\n"));
+    }
+    head.push_str("Content-Type: text/plain\r\n");
+    let base = head.len() + "Content-Length: 0000\r\n\r\n".len();
+    let body_len = size.saturating_sub(base);
+    head.push_str(&format!("Content-Length: {body_len}\r\n\r\n"));
+    let mut v = head.into_bytes();
+    v.extend(std::iter::repeat_n(b'x', body_len));
+    v
+}

@@ -1,0 +1,257 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+//!
+//! Owns: the ones-complement sum over bytes, the IPv4/IPv6 pseudo-headers,
+//! whole-segment verify/fill for UDP and TCP, and the incremental update
+//! helpers used when a rewrite changes a few header words.
+//!
+//! Must never: panic on any input length, or allocate. All sums are returned
+//! as host-order `u16` values of the big-endian (network order) sum.
+//!
+//! The sum is taken over 32-bit native-endian words accumulated in a `u64`
+//! (vectorises well) and byte-swapped once at the end; RFC 1071 §2(B) shows
+//! the byte order of the words does not matter to a ones-complement sum.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Fold a wide accumulator of 16-bit words into 16 bits with end-around carry.
+#[inline]
+fn fold(mut acc: u64) -> u16 {
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc as u16
+}
+
+/// Raw native-endian accumulation of `bytes` in 32-bit words.
+#[inline]
+fn sum_ne(bytes: &[u8]) -> u64 {
+    let mut acc0: u64 = 0;
+    let mut acc1: u64 = 0;
+    let mut big = bytes.chunks_exact(8);
+    for c in &mut big {
+        acc0 += u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as u64;
+        acc1 += u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) as u64;
+    }
+    let rest = big.remainder();
+    // 0..=7 bytes left, aligned on an 8-byte boundary from the start, so a
+    // zero-padded 8-byte word keeps every byte in its 16-bit word position.
+    let mut tail = [0u8; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    acc0 += u32::from_ne_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+    acc1 += u32::from_ne_bytes([tail[4], tail[5], tail[6], tail[7]]) as u64;
+    acc0 + acc1
+}
+
+/// Ones-complement sum of `bytes` (not inverted), as the value of the
+/// big-endian 16-bit sum. An odd trailing byte is padded with a zero byte.
+///
+/// Partial sums combine with [`combine`] as long as every part but the last
+/// has an even length.
+#[inline]
+pub fn data(bytes: &[u8]) -> u16 {
+    u16::from_be(fold(sum_ne(bytes)))
+}
+
+/// Ones-complement sum of several partial sums.
+#[inline]
+pub fn combine(sums: &[u16]) -> u16 {
+    let mut acc: u64 = 0;
+    for s in sums {
+        acc += *s as u64;
+    }
+    fold(acc)
+}
+
+/// Sum of the IPv4 pseudo-header (RFC 768 / RFC 793).
+#[inline]
+pub fn pseudo_header_v4(src: &Ipv4Addr, dst: &Ipv4Addr, protocol: u8, length: u32) -> u16 {
+    let s = u32::from_be_bytes(src.octets()) as u64;
+    let d = u32::from_be_bytes(dst.octets()) as u64;
+    let acc = (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) + protocol as u64 + length as u64;
+    fold(acc)
+}
+
+/// Sum of the IPv6 pseudo-header (RFC 8200 §8.1).
+#[inline]
+pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, protocol: u8, length: u32) -> u16 {
+    let s = u128::from_be_bytes(src.octets());
+    let d = u128::from_be_bytes(dst.octets());
+    let mut acc: u64 = protocol as u64 + (length >> 16) as u64 + (length & 0xffff) as u64;
+    for v in [s, d] {
+        acc += ((v >> 96) as u32) as u64
+            + ((v >> 64) as u32) as u64
+            + ((v >> 32) as u32) as u64
+            + (v as u32) as u64;
+    }
+    fold(acc)
+}
+
+/// Sum of the pseudo-header for either family. Mixed families (which no
+/// packet can have) give the sum of the IPv4-mapped form of the IPv4 side.
+#[inline]
+pub fn pseudo_header(src: &IpAddr, dst: &IpAddr, protocol: u8, length: u32) -> u16 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => pseudo_header_v4(s, d, protocol, length),
+        (IpAddr::V6(s), IpAddr::V6(d)) => pseudo_header_v6(s, d, protocol, length),
+        (IpAddr::V4(s), IpAddr::V6(d)) => pseudo_header_v6(&s.to_ipv6_mapped(), d, protocol, length),
+        (IpAddr::V6(s), IpAddr::V4(d)) => pseudo_header_v6(s, &d.to_ipv6_mapped(), protocol, length),
+    }
+}
+
+/// Whether a UDP/TCP `segment` (header and payload, checksum field as
+/// received) carries a correct checksum. Does not treat a zero UDP checksum
+/// specially; callers decide what "no checksum" means for their family.
+#[inline]
+pub fn verify_l4(src: &IpAddr, dst: &IpAddr, protocol: u8, segment: &[u8]) -> bool {
+    let ph = pseudo_header(src, dst, protocol, segment.len() as u32);
+    combine(&[ph, data(segment)]) == 0xffff
+}
+
+/// The checksum to store in a UDP/TCP header, computed over `segment` whose
+/// checksum field must be zero. For UDP, a computed zero must be sent as
+/// `0xffff` (RFC 768); [`super::udp`] does that.
+#[inline]
+pub fn compute_l4(src: &IpAddr, dst: &IpAddr, protocol: u8, segment: &[u8]) -> u16 {
+    let ph = pseudo_header(src, dst, protocol, segment.len() as u32);
+    !combine(&[ph, data(segment)])
+}
+
+/// RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered
+/// data changed from `old` to `new`: `HC' = ~(~HC + ~m + m')`.
+#[inline]
+pub fn update16(old_csum: u16, old: u16, new: u16) -> u16 {
+    !fold(!old_csum as u64 + !old as u64 + new as u64)
+}
+
+/// RFC 1624 update for a 32-bit field (an IPv4 address, or two adjacent
+/// 16-bit words such as a port pair) that starts at an even offset.
+#[inline]
+pub fn update32(old_csum: u16, old: u32, new: u32) -> u16 {
+    let acc = !old_csum as u64
+        + !(old >> 16) as u16 as u64
+        + !(old as u16) as u64
+        + (new >> 16) as u64
+        + (new & 0xffff) as u64;
+    !fold(acc)
+}
+
+/// RFC 1624 update over a changed byte range: `old` and `new` are the
+/// previous and the new content of the same bytes, which start at an even
+/// offset of the checksummed data. Ranges of different lengths give a
+/// meaningless (but never panicking) result.
+#[inline]
+pub fn update(old_csum: u16, old: &[u8], new: &[u8]) -> u16 {
+    !fold(!old_csum as u64 + !data(old) as u64 + data(new) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The straightforward RFC 1071 reference: big-endian 16-bit words.
+    fn reference(bytes: &[u8]) -> u16 {
+        let mut acc: u32 = 0;
+        let mut i = 0;
+        while i + 1 < bytes.len() {
+            acc += u16::from_be_bytes([bytes[i], bytes[i + 1]]) as u32;
+            i += 2;
+        }
+        if i < bytes.len() {
+            acc += (bytes[i] as u32) << 8;
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    #[test]
+    fn parse_rfc1071_example() {
+        // RFC 1071 §3: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
+        assert_eq!(data(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0xddf2);
+    }
+
+    #[test]
+    fn parse_matches_reference_all_lengths() {
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(97) ^ 0x5a) as u8).collect();
+        for n in 0..bytes.len() {
+            assert_eq!(data(&bytes[..n]), reference(&bytes[..n]), "len {n}");
+        }
+        assert_eq!(data(&[0xff; 1000]), 0xffff);
+        assert_eq!(data(&[]), 0);
+    }
+
+    #[test]
+    fn parse_combine_even_parts() {
+        let bytes: Vec<u8> = (0..101u32).map(|i| (i * 7 + 3) as u8).collect();
+        let whole = data(&bytes);
+        let split = combine(&[data(&bytes[..40]), data(&bytes[40..])]);
+        // 0x0000 and 0xffff are the same value in ones complement.
+        assert_eq!(whole % 0xffff, split % 0xffff);
+    }
+
+    #[test]
+    fn emit_ipv4_header_checksum() {
+        // Wikipedia's IPv4 header example, checksum b861.
+        let mut h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01,
+            0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(!data(&h), 0xb861);
+        h[10] = 0xb8;
+        h[11] = 0x61;
+        assert_eq!(data(&h), 0xffff);
+    }
+
+    #[test]
+    fn emit_update_matches_recompute() {
+        let mut h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01,
+            0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        let old = h;
+        // Change TTL/proto word, length word and source address.
+        h[8] = 0x3f;
+        h[2] = 0x05;
+        h[3] = 0xdc;
+        h[12..16].copy_from_slice(&[10, 1, 2, 3]);
+        let mut c = u16::from_be_bytes([old[10], old[11]]);
+        c = update16(
+            c,
+            u16::from_be_bytes([old[8], old[9]]),
+            u16::from_be_bytes([h[8], h[9]]),
+        );
+        c = update16(c, 0x0073, 0x05dc);
+        c = update32(c, 0xc0a8_0001, 0x0a01_0203);
+        h[10] = 0;
+        h[11] = 0;
+        let full = !data(&h);
+        assert_eq!(c, full);
+        // The byte-range form gives the same answer.
+        let c2 = update(u16::from_be_bytes([old[10], old[11]]), &old[0..10], &h[0..10]);
+        let c2 = update(c2, &old[12..20], &h[12..20]);
+        assert_eq!(c2, full);
+    }
+
+    #[test]
+    fn parse_pseudo_headers() {
+        let s4 = Ipv4Addr::new(192, 168, 0, 1);
+        let d4 = Ipv4Addr::new(192, 168, 0, 199);
+        let mut ph = Vec::new();
+        ph.extend_from_slice(&s4.octets());
+        ph.extend_from_slice(&d4.octets());
+        ph.extend_from_slice(&[0, 17, 0, 20]);
+        assert_eq!(pseudo_header_v4(&s4, &d4, 17, 20), reference(&ph));
+
+        let s6: Ipv6Addr = "2001:db8::1".parse().unwrap_or(Ipv6Addr::LOCALHOST);
+        let d6: Ipv6Addr = "fe80::ffff:1234".parse().unwrap_or(Ipv6Addr::LOCALHOST);
+        let mut ph = Vec::new();
+        ph.extend_from_slice(&s6.octets());
+        ph.extend_from_slice(&d6.octets());
+        ph.extend_from_slice(&70000u32.to_be_bytes());
+        ph.extend_from_slice(&[0, 0, 0, 6]);
+        assert_eq!(pseudo_header_v6(&s6, &d6, 6, 70000), reference(&ph));
+    }
+}
