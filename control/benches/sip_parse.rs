@@ -28,6 +28,21 @@ fn parse(c: &mut Criterion) {
     assert!(MESSAGE.len() > 750);
     let mut g = c.benchmark_group("sip");
     g.throughput(Throughput::Bytes(MESSAGE.len() as u64));
+    // Reference lower bound: only find the CRLFs of the header section.
+    g.bench_function("line_scan_800B_reference", |b| {
+        b.iter(|| {
+            let buf = black_box(MESSAGE);
+            let (mut pos, mut n) = (0, 0);
+            while let Some(i) = memchr::memchr(b'\r', &buf[pos..]) {
+                if i == 0 {
+                    break;
+                }
+                pos += i + 2;
+                n += 1;
+            }
+            n
+        })
+    });
     g.bench_function("parse_message_800B", |b| {
         b.iter(|| {
             let mut h = [Header::EMPTY; 32];

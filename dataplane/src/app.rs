@@ -154,6 +154,11 @@ pub fn start<Q: PortQueue>(
     for b in &cfg.annex_n {
         writers.bind(b.key, Arc::new(b.identity.clone()));
     }
+    for s in &cfg.sa_sets {
+        writers
+            .install_sa_set(&s.desc, Some(Arc::new(s.identity.clone())), cfg.allow_hmac_md5, cfg.replay_window)
+            .map_err(|e| e.to_string())?;
+    }
     writers.publish();
     let ctx = Arc::new(Context::new(
         cfg,
@@ -164,8 +169,11 @@ pub fn start<Q: PortQueue>(
     let epoch = StdInstant::now();
     let exqs: Vec<_> = (0..cfg.workers).map(|_| Arc::new(ArrayQueue::new(cfg.exception_queue_depth))).collect();
     let control_counters = Arc::new(WorkerCounters::new_padded());
+    let control_qsbr = domain.register().map_err(|_| "QSBR domain full".to_string())?;
     let runner = Runner::<Q> {
         tables: writers,
+        readers: readers.clone(),
+        qsbr: control_qsbr,
         exceptions: exqs.clone(),
         access_tx: access.control_queue,
         core_tx: core.control_queue,

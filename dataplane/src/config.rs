@@ -54,6 +54,51 @@ struct RawConfig {
     timers: RawTimers,
     #[serde(default)]
     annex_n: Vec<RawBinding>,
+    #[serde(default)]
+    sa_set: Vec<RawSaSet>,
+    #[serde(default)]
+    esp: RawEsp,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEsp {
+    #[serde(default = "default_window")]
+    replay_window: u32,
+    #[serde(default)]
+    allow_hmac_md5: bool,
+}
+
+impl Default for RawEsp {
+    fn default() -> Self {
+        RawEsp { replay_window: default_window(), allow_hmac_md5: false }
+    }
+}
+
+fn default_window() -> u32 {
+    1024
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSaSet {
+    ue: IpAddr,
+    port_uc: u16,
+    port_us: u16,
+    port_pc: u16,
+    port_ps: u16,
+    spi_uc: u32,
+    spi_us: u32,
+    spi_pc: u32,
+    spi_ps: u32,
+    alg: String,
+    ealg: String,
+    ck: String,
+    ik: String,
+    impi: String,
+    impus: Vec<String>,
+    #[serde(default)]
+    defaults: Vec<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,9 +286,24 @@ pub struct StaticBinding {
     pub identity: control::types::Identity,
 }
 
+/// A static (manually keyed) SA set, like `ip xfrm state add` four times.
+#[derive(Clone, Debug)]
+pub struct StaticSaSet {
+    /// The four SAs, keys derived per TS 33.203 Annex I.
+    pub desc: std::sync::Arc<control::registrar::SaSetDesc>,
+    /// Who is behind it.
+    pub identity: control::types::Identity,
+}
+
 /// A checked configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Static SA sets.
+    pub sa_sets: Vec<StaticSaSet>,
+    /// Anti-replay window of inbound SAs.
+    pub replay_window: u32,
+    /// Whether hmac-md5-96 is allowed (deprecated by TS 33.203).
+    pub allow_hmac_md5: bool,
     /// Number of workers.
     pub workers: usize,
     /// Cores to pin workers to, in worker order (empty: cores 1.. modulo the
@@ -413,7 +473,18 @@ impl Config {
             identity.defaults = b.defaults.clone();
             annex_n.push(StaticBinding { key, identity });
         }
+        let e = &raw.esp;
+        if !(32..=1 << 20).contains(&e.replay_window) {
+            return Err(verr("esp.replay_window", "must be within 32..=1048576".into()));
+        }
+        let mut sa_sets = Vec::with_capacity(raw.sa_set.len());
+        for (i, r) in raw.sa_set.iter().enumerate() {
+            sa_sets.push(static_sa_set(file, i, r, &access, e.allow_hmac_md5)?);
+        }
         Ok(Config {
+            sa_sets,
+            replay_window: e.replay_window,
+            allow_hmac_md5: e.allow_hmac_md5,
             workers: d.workers,
             cores: d.cores.clone(),
             control_core: d.control_core,
@@ -429,6 +500,97 @@ impl Config {
             annex_n,
         })
     }
+}
+
+fn hex16(file: &str, key: &str, s: &str) -> Result<[u8; 16], ConfigError> {
+    let bad = || ConfigError::Value { file: file.into(), key: key.into(), msg: "must be 32 hex digits".into() };
+    if s.len() != 32 || !s.is_ascii() {
+        return Err(bad());
+    }
+    let mut o = [0u8; 16];
+    for (i, b) in o.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(o)
+}
+
+fn static_sa_set(
+    file: &str,
+    i: usize,
+    r: &RawSaSet,
+    access: &SideConfig,
+    allow_md5: bool,
+) -> Result<StaticSaSet, ConfigError> {
+    use control::registrar::{ContactId, EspMode, SaDesc, SaDirection, SaSetDesc, SaSetId};
+    use control::types::{EncrAlg, IntegAlg};
+    let k = |f: &str| format!("sa_set[{i}].{f}");
+    let verr = |key: String, msg: String| ConfigError::Value { file: file.into(), key, msg };
+    let integ = IntegAlg::from_name(&r.alg).ok_or_else(|| verr(k("alg"), format!("unknown algorithm `{}`", r.alg)))?;
+    let encr = EncrAlg::from_name(&r.ealg).ok_or_else(|| verr(k("ealg"), format!("unknown algorithm `{}`", r.ealg)))?;
+    if !control::keys::is_valid_combination(integ, encr) {
+        return Err(verr(k("alg"), format!("{} cannot be combined with {}", r.alg, r.ealg)));
+    }
+    if integ == IntegAlg::HmacMd596 && !allow_md5 {
+        return Err(verr(k("alg"), "hmac-md5-96 is deprecated; set esp.allow_hmac_md5 = true to allow it".into()));
+    }
+    let ck = hex16(file, &k("ck"), &r.ck)?;
+    let ik = hex16(file, &k("ik"), &r.ik)?;
+    let pcscf: IpAddr = match r.ue {
+        IpAddr::V4(_) => access.ipv4.map(IpAddr::V4),
+        IpAddr::V6(_) => access.ipv6.map(IpAddr::V6),
+    }
+    .ok_or_else(|| verr(k("ue"), "no access address of the same family".into()))?;
+    for (name, p) in [("port_uc", r.port_uc), ("port_us", r.port_us), ("port_pc", r.port_pc), ("port_ps", r.port_ps)] {
+        if p == 0 {
+            return Err(verr(k(name), "must not be 0".into()));
+        }
+    }
+    if r.port_pc == r.port_ps || r.port_pc == access.sip_port || r.port_ps == access.sip_port {
+        return Err(verr(k("port_ps"), "protected ports must differ from each other and from sip_port".into()));
+    }
+    for (name, spi) in [("spi_uc", r.spi_uc), ("spi_us", r.spi_us), ("spi_pc", r.spi_pc), ("spi_ps", r.spi_ps)] {
+        if spi < 256 {
+            return Err(verr(k(name), "SPIs 0..=255 are reserved (RFC 4303)".into()));
+        }
+    }
+    if r.spi_pc == r.spi_ps {
+        return Err(verr(k("spi_ps"), "inbound SPIs must differ".into()));
+    }
+    if r.impus.is_empty() {
+        return Err(verr(k("impus"), "at least one IMPU is required".into()));
+    }
+    if let Some(&bad) = r.defaults.iter().find(|&&d| usize::from(d) >= r.impus.len()) {
+        return Err(verr(k("defaults"), format!("index {bad} is past the IMPU list")));
+    }
+    let sa = |direction, spi, src: (IpAddr, u16), dst: (IpAddr, u16)| SaDesc {
+        direction,
+        spi,
+        src: SocketAddr::new(src.0, src.1),
+        dst: SocketAddr::new(dst.0, dst.1),
+    };
+    let ue = r.ue;
+    let desc = SaSetDesc {
+        id: SaSetId(0x8000_0000 | i as u32),
+        contact: ContactId(0x8000_0000 | i as u32),
+        impi: r.impi.as_str().into(),
+        ue_ip: ue,
+        pcscf_ip: pcscf,
+        sas: [
+            sa(SaDirection::Inbound, r.spi_ps, (ue, r.port_uc), (pcscf, r.port_ps)),
+            sa(SaDirection::Outbound, r.spi_us, (pcscf, r.port_pc), (ue, r.port_us)),
+            sa(SaDirection::Outbound, r.spi_uc, (pcscf, r.port_ps), (ue, r.port_uc)),
+            sa(SaDirection::Inbound, r.spi_pc, (ue, r.port_us), (pcscf, r.port_pc)),
+        ],
+        integ,
+        encr,
+        mode: EspMode::Transport,
+        keys: control::keys::derive_sa_keys(&ck, &ik, integ, encr),
+        expires_at: control::time::Instant(u64::MAX),
+    };
+    let impus: Vec<&str> = r.impus.iter().map(|s| s.as_str()).collect();
+    let mut identity = control::types::Identity::new(&r.impi, &impus);
+    identity.defaults = r.defaults.clone();
+    Ok(StaticSaSet { desc: std::sync::Arc::new(desc), identity })
 }
 
 #[cfg(test)]

@@ -109,6 +109,8 @@ drop_reasons! {
     EspUdpEncapUnsupported => "esp_udp_encap_unsupported",
     /// Outbound sequence number would wrap; the SA must be replaced.
     EspSeqOverflow => "esp_seq_overflow",
+    /// A request other than REGISTER over a temporary SA set.
+    TemporarySaNotRegister => "temporary_sa_not_register",
     /// Plaintext SIP that must arrive protected.
     UnprotectedOnProtectedPort => "unprotected_on_protected_port",
     /// The exception queue to the control thread was full.

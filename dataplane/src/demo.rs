@@ -91,6 +91,9 @@ pub fn config(o: &DemoOptions) -> Config {
         })
         .collect();
     Config {
+        sa_sets: Vec::new(),
+        replay_window: 1024,
+        allow_hmac_md5: false,
         workers: o.workers,
         cores: Vec::new(),
         control_core: None,

@@ -20,6 +20,7 @@ use control::types::Transport;
 use crate::buf::Buf;
 use crate::config::Config;
 use crate::counters::{DropReason, LocalCounters};
+use crate::esp;
 use crate::sipfast::{self, Method, StartLine};
 use crate::state::TableReaders;
 use crate::table::Guard;
@@ -54,6 +55,8 @@ pub enum ExceptionKind {
     RegisterResponse,
     /// A request from a sender with no binding.
     UnknownSender,
+    /// The first packet over a newly installed SA set (no frame attached).
+    SaFirstUse(control::registrar::SaSetId),
 }
 
 /// What to do with a packet.
@@ -174,13 +177,18 @@ impl Context {
 pub struct PipeState {
     /// Counters for this worker.
     pub counters: LocalCounters,
+    /// Set by [`process`] when the packet was the first seen on a new SA
+    /// set; the worker reports it to the control thread and clears it.
+    pub first_use: Option<control::registrar::SaSetId>,
+    /// The inbound SPI the last processed packet arrived on, if protected.
+    pub arrival_spi: Option<u32>,
     rng: u64,
 }
 
 impl PipeState {
     /// Fresh state; `seed` differs per worker.
     pub fn new(seed: u64) -> Self {
-        PipeState { counters: LocalCounters::default(), rng: seed | 1 }
+        PipeState { counters: LocalCounters::default(), first_use: None, arrival_spi: None, rng: seed | 1 }
     }
 
     #[inline]
@@ -320,7 +328,8 @@ fn process_inner<B: Buf>(
     st: &mut PipeState,
 ) -> Result<Verdict, DropReason> {
     let me = ctx.side(from);
-    let p = wire::parse_frame(buf.data(), ctx.verify_udp_checksum)?;
+    st.arrival_spi = None;
+    let mut p = wire::parse_frame(buf.data(), ctx.verify_udp_checksum)?;
     if p.l3 == L3::Arp {
         let len = wire::arp_reply_in_place(buf.data_mut(), &p, wire::MacAddr(me.mac), |ip| me.ipv4 == Some(ip))
             .ok_or(DropReason::NotForUs)?;
@@ -330,11 +339,25 @@ fn process_inner<B: Buf>(
     if !me.is_ours(p.dst) {
         return Err(DropReason::NotForUs);
     }
+    let mut via_sa = None;
     if p.is_esp() {
-        // No SA is installed on this path yet: every SPI is unknown.
-        return Err(DropReason::EspUnknownSpi);
-    }
-    if p.dst_port != me.sip_port {
+        if from != Side::Access {
+            return Err(DropReason::EspUnknownSpi);
+        }
+        if p.encap == wire::Encap::Esp {
+            return Err(DropReason::EspUdpEncapUnsupported);
+        }
+        let e = tables.sa_in.get(g, &p.spi).ok_or(DropReason::EspUnknownSpi)?;
+        // Verifies the ICV before anything else, then replay, padding, next
+        // header and the inner ports against the SA.
+        esp::decap(buf, p.l3_off as usize, |_| Some(&*e.sa))?;
+        if e.take_first_use() {
+            st.first_use = Some(e.set);
+        }
+        st.arrival_spi = Some(p.spi);
+        via_sa = Some(e);
+        p = wire::parse_frame(buf.data(), ctx.verify_udp_checksum)?;
+    } else if p.dst_port != me.sip_port {
         return Err(DropReason::NotSip);
     }
     if p.is_tcp() {
@@ -351,21 +374,25 @@ fn process_inner<B: Buf>(
             Ok(Verdict::Exception(ExceptionKind::Register))
         }
         (Side::Access, StartLine::Request { .. }) => {
-            let Some(b) = tables.sender(g, src.ip(), src.port(), Transport::Udp) else {
-                return Ok(Verdict::Exception(ExceptionKind::UnknownSender));
+            let identity = match via_sa {
+                Some(e) => e.identity.as_deref().ok_or(DropReason::TemporarySaNotRegister)?,
+                None => match tables.sender(g, src.ip(), src.port(), Transport::Udp) {
+                    Some(b) => &*b.identity,
+                    None => return Ok(Verdict::Exception(ExceptionKind::UnknownSender)),
+                },
             };
             let mut pai: &[u8] = &[];
             if !scan.to_tag {
                 // Initial or standalone request: TS 24.229 §5.2.6.3.
                 let ppi = scan.ppi.first().map(|l| l.value(payload));
-                if let Some(impu) = control::identity::assert_identity(ppi, &b.identity, st.random()) {
+                if let Some(impu) = control::identity::assert_identity(ppi, identity, st.random()) {
                     pai = impu.pai_line();
                 }
             }
             let asserted = !pai.is_empty();
             let target = BranchTarget { side: Side::Access, addr: src };
             let dst = ctx.next_hop;
-            forward_request(buf, &p, &scan, ctx, Side::Core, target, dst, pai)?;
+            forward_request(buf, &p, &scan, ctx, None, Side::Core, target, dst, pai)?;
             if asserted {
                 st.counters.asserted += 1;
             }
@@ -377,17 +404,24 @@ fn process_inner<B: Buf>(
                 return Err(DropReason::UnknownContact);
             }
             let target = BranchTarget { side: Side::Core, addr: src };
-            forward_request(buf, &p, &scan, ctx, Side::Access, target, SocketAddr::new(ip, port), &[])?;
+            let dst = SocketAddr::new(ip, port);
+            forward_request(buf, &p, &scan, ctx, Some((tables, g)), Side::Access, target, dst, &[])?;
             Ok(Verdict::Forward(Side::Access))
         }
-        (_, StartLine::Response { .. }) => forward_response(buf, &p, &scan, ctx, from, st, true),
+        (_, StartLine::Response { .. }) => forward_response(buf, &p, &scan, ctx, Some((tables, g)), from, st, true),
     }
 }
 
 /// Proxy a message the control thread decided to pass on: a request (no
 /// identity is asserted, and UE-supplied identity headers are still removed)
 /// or a response (our Via is popped), as the fast path would.
-pub fn proxy<B: Buf>(buf: &mut B, from: Side, ctx: &Context, st: &mut PipeState) -> Verdict {
+pub fn proxy<B: Buf>(
+    buf: &mut B,
+    from: Side,
+    ctx: &Context,
+    tables: Option<(&TableReaders, &Guard<'_>)>,
+    st: &mut PipeState,
+) -> Verdict {
     let run = |buf: &mut B, st: &mut PipeState| -> Result<Verdict, DropReason> {
         let p = wire::parse_frame(buf.data(), false)?;
         if !p.is_udp() {
@@ -397,11 +431,11 @@ pub fn proxy<B: Buf>(buf: &mut B, from: Side, ctx: &Context, st: &mut PipeState)
         match scan.start {
             StartLine::Request { .. } if from == Side::Access => {
                 let target = BranchTarget { side: Side::Access, addr: p.src_socket() };
-                forward_request(buf, &p, &scan, ctx, Side::Core, target, ctx.next_hop, &[])?;
+                forward_request(buf, &p, &scan, ctx, None, Side::Core, target, ctx.next_hop, &[])?;
                 Ok(Verdict::Forward(Side::Core))
             }
             StartLine::Request { .. } => Err(DropReason::NoRoute),
-            StartLine::Response { .. } => forward_response(buf, &p, &scan, ctx, from, st, false),
+            StartLine::Response { .. } => forward_response(buf, &p, &scan, ctx, tables, from, st, false),
         }
     };
     match run(buf, st) {
@@ -446,11 +480,13 @@ fn our_branch<'a>(payload: &'a [u8], scan: &sipfast::Scan) -> Option<(&'a [u8], 
     Some((branch.strip_prefix(BRANCH_MAGIC.as_bytes())?, more))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn forward_response<B: Buf>(
     buf: &mut B,
     p: &wire::Parsed,
     scan: &sipfast::Scan,
     ctx: &Context,
+    tables: Option<(&TableReaders, &Guard<'_>)>,
     from: Side,
     st: &mut PipeState,
     register_exception: bool,
@@ -487,7 +523,7 @@ fn forward_response<B: Buf>(
     buf.remove(off + cut.0, cut.1 - cut.0).map_err(|_| DropReason::SipMalformed)?;
     removed += cut.1 - cut.0;
     msg_len -= removed;
-    emit_toward(buf, p, ctx, t.side, t.addr, msg_len)?;
+    emit_toward(buf, p, ctx, tables, t.side, t.addr, msg_len)?;
     st.counters.responses += 1;
     Ok(Verdict::Forward(t.side))
 }
@@ -508,6 +544,7 @@ fn forward_request<B: Buf>(
     p: &wire::Parsed,
     scan: &sipfast::Scan,
     ctx: &Context,
+    tables: Option<(&TableReaders, &Guard<'_>)>,
     out: Side,
     back: BranchTarget,
     dst: SocketAddr,
@@ -565,20 +602,27 @@ fn forward_request<B: Buf>(
         w += part.len();
     }
     msg_len += ins;
-    emit_toward(buf, p, ctx, out, dst, msg_len)
+    emit_toward(buf, p, ctx, tables, out, dst, msg_len)
 }
 
 /// Re-emit Ethernet/IP/UDP headers in front of the `msg_len`-byte payload
 /// sitting at `p.payload_off`, from our address on side `out` to `dst`.
+/// Toward a UE port that has an outbound SA, the datagram leaves from our
+/// protected port and is ESP-encapsulated.
 fn emit_toward<B: Buf>(
     buf: &mut B,
     p: &wire::Parsed,
     ctx: &Context,
+    tables: Option<(&TableReaders, &Guard<'_>)>,
     out: Side,
     dst: SocketAddr,
     msg_len: usize,
 ) -> Result<(), DropReason> {
     let o = ctx.side(out);
+    let sa = match (out, tables) {
+        (Side::Access, Some((t, g))) => t.sa_out.get(g, &(dst.ip(), dst.port())),
+        _ => None,
+    };
     let src = o.addr_for(dst.ip()).ok_or(DropReason::NoRoute)?;
     let h = HeadersRepr {
         eth_src: wire::MacAddr(o.mac),
@@ -587,11 +631,12 @@ fn emit_toward<B: Buf>(
         src,
         dst: dst.ip(),
         hop_limit: 64,
-        src_port: o.sip_port,
+        src_port: sa.map_or(o.sip_port, |e| e.src_port),
         dst_port: dst.port(),
     };
     let hl = h.udp_header_len();
-    if hl + msg_len - h.l3_offset() > o.mtu {
+    let esp_overhead = sa.map_or(0, |e| e.sa.overhead(msg_len + 8));
+    if hl + msg_len + esp_overhead - h.l3_offset() > o.mtu {
         return Err(DropReason::SipTooLarge);
     }
     let old = p.payload_off as usize;
@@ -602,5 +647,8 @@ fn emit_toward<B: Buf>(
     }
     buf.set_len(hl + msg_len).map_err(|_| DropReason::SipTooLarge)?;
     h.emit_udp(buf.data_mut(), msg_len).map_err(|_| DropReason::SipTooLarge)?;
+    if let Some(e) = sa {
+        esp::encap(buf, h.l3_offset(), &e.sa)?;
+    }
     Ok(())
 }

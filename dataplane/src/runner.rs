@@ -22,13 +22,18 @@ use crate::buf::Buf;
 use crate::counters::{DropReason, WorkerCounters};
 use crate::pipeline::{self, Context, ExceptionKind, PipeState, Side, Verdict};
 use crate::port::PortQueue;
-use crate::state::TableWriters;
+use crate::state::{TableReaders, TableWriters};
+use crate::table::QsbrReader;
 use crate::worker::{Exception, ExceptionQueue};
 
 /// Everything the control thread owns.
 pub struct Runner<Q: PortQueue> {
     /// Table writers.
     pub tables: TableWriters,
+    /// The control thread's own read side (for proxying toward UEs over SAs).
+    pub readers: TableReaders,
+    /// The control thread's QSBR registration.
+    pub qsbr: QsbrReader,
     /// One exception queue per worker.
     pub exceptions: Vec<ExceptionQueue<Q::Buf>>,
     /// Control TX queue on the access port.
@@ -56,6 +61,8 @@ pub struct ControlStats {
     pub registers_forwarded: u64,
     /// REGISTER responses proxied to UEs.
     pub register_responses: u64,
+    /// First-use reports of new SA sets.
+    pub sets_first_used: u64,
 }
 
 impl<Q: PortQueue> Runner<Q> {
@@ -74,8 +81,9 @@ impl<Q: PortQueue> Runner<Q> {
                     handled += 1;
                     st.counters.rx += 1;
                     match self.handle(ex, &mut st, &mut stats, &mut reply) {
-                        Ok((b, Side::Access)) => tx_access.push(b),
-                        Ok((b, Side::Core)) => tx_core.push(b),
+                        Ok(Some((b, Side::Access))) => tx_access.push(b),
+                        Ok(Some((b, Side::Core))) => tx_core.push(b),
+                        Ok(None) => {}
                         Err(r) => st.counters.drop(r),
                     }
                 }
@@ -91,6 +99,7 @@ impl<Q: PortQueue> Runner<Q> {
                 }
             }
             self.tables.publish();
+            self.qsbr.quiescent();
             self.counters.publish(&st.counters);
             if handled == 0 {
                 std::thread::park_timeout(self.max_sleep);
@@ -102,35 +111,43 @@ impl<Q: PortQueue> Runner<Q> {
 
     fn handle(
         &mut self,
-        mut ex: Exception<Q::Buf>,
+        ex: Exception<Q::Buf>,
         st: &mut PipeState,
         stats: &mut ControlStats,
         reply: &mut Vec<u8>,
-    ) -> Result<(Q::Buf, Side), DropReason> {
-        let p = crate::wire::parse_frame(ex.buf.data(), false)?;
+    ) -> Result<Option<(Q::Buf, Side)>, DropReason> {
+        let Exception { buf, from, kind, at, .. } = ex;
+        let Some(mut buf) = buf else {
+            if let ExceptionKind::SaFirstUse(_) = kind {
+                stats.sets_first_used += 1;
+            }
+            return Ok(None);
+        };
+        let p = crate::wire::parse_frame(buf.data(), false)?;
         let src = p.src_socket();
-        let bound = ex.from == Side::Access && self.tables.sender(src, Transport::Udp);
-        match ex.kind {
+        let bound = from == Side::Access && self.tables.sender(src, Transport::Udp);
+        match kind {
             ExceptionKind::Register if bound => {
                 stats.registers_forwarded += 1;
-                self.proxy(ex, st)
+                self.proxy(buf, from, st).map(Some)
             }
             ExceptionKind::RegisterResponse => {
                 stats.register_responses += 1;
-                self.proxy(ex, st)
+                self.proxy(buf, from, st).map(Some)
             }
-            ExceptionKind::Register | ExceptionKind::UnknownSender => {
-                self.build_reply(&ex, &p, 403, "Forbidden", reply)?;
-                pipeline::reply_in_place(&mut ex.buf, &self.ctx, ex.from, src, reply)?;
+            ExceptionKind::Register | ExceptionKind::UnknownSender | ExceptionKind::SaFirstUse(_) => {
+                self.build_reply(buf.data(), &p, at, 403, "Forbidden", reply)?;
+                pipeline::reply_in_place(&mut buf, &self.ctx, from, src, reply)?;
                 stats.forbidden += 1;
-                Ok((ex.buf, ex.from))
+                Ok(Some((buf, from)))
             }
         }
     }
 
-    fn proxy(&mut self, mut ex: Exception<Q::Buf>, st: &mut PipeState) -> Result<(Q::Buf, Side), DropReason> {
-        match pipeline::proxy(&mut ex.buf, ex.from, &self.ctx, st) {
-            Verdict::Forward(side) => Ok((ex.buf, side)),
+    fn proxy(&mut self, mut buf: Q::Buf, from: Side, st: &mut PipeState) -> Result<(Q::Buf, Side), DropReason> {
+        let g = self.qsbr.guard();
+        match pipeline::proxy(&mut buf, from, &self.ctx, Some((&self.readers, &g)), st) {
+            Verdict::Forward(side) => Ok((buf, side)),
             Verdict::Drop(r) => Err(r),
             Verdict::Exception(_) => Err(DropReason::ControlRejected),
         }
@@ -138,19 +155,20 @@ impl<Q: PortQueue> Runner<Q> {
 
     fn build_reply(
         &self,
-        ex: &Exception<Q::Buf>,
+        frame: &[u8],
         p: &crate::wire::Parsed,
+        at: control::time::Instant,
         code: u16,
         reason: &str,
         out: &mut Vec<u8>,
     ) -> Result<(), DropReason> {
-        let payload = p.payload(ex.buf.data());
+        let payload = p.payload(frame);
         let mut hdrs = [Header::EMPTY; 64];
         let msg = match sip::parse(payload, &mut hdrs) {
             Ok(Status::Complete(m)) => m,
             _ => return Err(DropReason::SipMalformed),
         };
-        let tag = format!("pdp{:08x}", ex.at.as_nanos() as u32);
+        let tag = format!("pdp{:08x}", at.as_nanos() as u32);
         control::reply::response(&msg, code, reason, &tag, &[], out).map_err(|_| DropReason::ControlRejected)
     }
 }

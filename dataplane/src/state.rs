@@ -9,8 +9,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use control::types::{BindingKey, Identity, Transport};
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use control::registrar::{SaSetDesc, SaSetId};
+use control::types::{BindingKey, Identity, Transport};
+use hashbrown::HashMap;
+
+use crate::esp::{InboundSa, OutboundSa};
 use crate::table::{Guard, LfMap, MapReader, MapWriter, QsbrDomain};
 
 /// Who sits behind an Annex N binding or a registered contact.
@@ -21,8 +26,70 @@ pub struct Binding {
     pub identity: Arc<Identity>,
 }
 
+/// An inbound SA and who sent over it.
+#[derive(Debug)]
+pub struct InboundEntry {
+    /// The SA (shared with replacements of this entry, so the anti-replay
+    /// window survives an identity update).
+    pub sa: Arc<InboundSa>,
+    /// The SA set it belongs to.
+    pub set: SaSetId,
+    /// The registered identity; `None` while the set is temporary (only
+    /// REGISTER may use it).
+    pub identity: Option<Arc<Identity>>,
+    /// Set by the first worker that sees a packet on this set after it was
+    /// installed; the worker then tells the control thread (first use of a
+    /// new SA set). A plain load and store, never a read-modify-write.
+    pub reported: Arc<AtomicBool>,
+}
+
+impl InboundEntry {
+    /// Whether the first use still has to be reported (and mark it).
+    #[inline]
+    pub fn take_first_use(&self) -> bool {
+        if self.reported.load(Ordering::Relaxed) {
+            return false;
+        }
+        // Two workers may both report; the control thread's handling is
+        // idempotent.
+        self.reported.store(true, Ordering::Relaxed);
+        true
+    }
+}
+
+/// An outbound SA toward one UE port.
+#[derive(Debug)]
+pub struct OutboundEntry {
+    /// The SA (its sequence counter is shared by every worker).
+    pub sa: Arc<OutboundSa>,
+    /// Our protected port the packets leave from.
+    pub src_port: u16,
+    /// The SA set it belongs to.
+    pub set: SaSetId,
+}
+
+/// What the writer remembers about an installed SA set.
+struct SetRecord {
+    inbound: [(u32, Arc<InboundSa>); 2],
+    outbound: [(IpAddr, u16); 2],
+    reported: Arc<AtomicBool>,
+}
+
+/// Why an SA set could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The key material does not build an SA (bad length, policy).
+    #[error("SA set {0}: {1}")]
+    Crypto(u32, String),
+}
+
 /// The writer side of every table; owned by the control thread.
 pub struct TableWriters {
+    /// Inbound SPI → SA entry.
+    pub sa_in: MapWriter<u32, InboundEntry>,
+    /// (UE IP, UE port) → outbound SA toward it.
+    pub sa_out: MapWriter<(IpAddr, u16), OutboundEntry>,
+    sets: HashMap<SaSetId, SetRecord>,
     /// Source IP → Annex N binding (no outbound).
     pub by_ip: MapWriter<IpAddr, Binding>,
     /// (Source IP, port, transport) → Annex N binding (RFC 5626 outbound).
@@ -34,6 +101,10 @@ pub struct TableWriters {
 /// The reader side of every table; one clone per worker.
 #[derive(Clone)]
 pub struct TableReaders {
+    /// See [`TableWriters::sa_in`].
+    pub sa_in: MapReader<u32, InboundEntry>,
+    /// See [`TableWriters::sa_out`].
+    pub sa_out: MapReader<(IpAddr, u16), OutboundEntry>,
     /// See [`TableWriters::by_ip`].
     pub by_ip: MapReader<IpAddr, Binding>,
     /// See [`TableWriters::by_ip_port`].
@@ -47,7 +118,12 @@ pub fn tables(domain: &QsbrDomain, capacity: usize) -> (TableWriters, TableReade
     let (by_ip, r_ip) = LfMap::with_capacity(domain, capacity);
     let (by_ip_port, r_ipp) = LfMap::with_capacity(domain, capacity);
     let (contacts, r_c) = LfMap::with_capacity(domain, capacity);
-    (TableWriters { by_ip, by_ip_port, contacts }, TableReaders { by_ip: r_ip, by_ip_port: r_ipp, contacts: r_c })
+    let (sa_in, r_si) = LfMap::with_capacity(domain, capacity);
+    let (sa_out, r_so) = LfMap::with_capacity(domain, capacity);
+    (
+        TableWriters { sa_in, sa_out, sets: HashMap::new(), by_ip, by_ip_port, contacts },
+        TableReaders { sa_in: r_si, sa_out: r_so, by_ip: r_ip, by_ip_port: r_ipp, contacts: r_c },
+    )
 }
 
 impl TableWriters {
@@ -78,9 +154,94 @@ impl TableWriters {
         }
     }
 
+    /// Install the four SAs of a set (TS 33.203 §7.1 order: UE port-uc →
+    /// P port-ps inbound, P port-pc → UE port-us outbound, P port-ps → UE
+    /// port-uc outbound, UE port-us → P port-pc inbound). `identity` is
+    /// `None` for a temporary set.
+    pub fn install_sa_set(
+        &mut self,
+        d: &SaSetDesc,
+        identity: Option<Arc<Identity>>,
+        allow_md5: bool,
+        window: u32,
+    ) -> Result<(), InstallError> {
+        let err = |e: &dyn std::fmt::Display| InstallError::Crypto(d.id.0, e.to_string());
+        let [sa1, sa2, sa3, sa4] = &d.sas;
+        let in1 = Arc::new(
+            InboundSa::with_window(sa1.spi, &d.keys, sa1.src.port(), sa1.dst.port(), allow_md5, window)
+                .map_err(|e| err(&e))?,
+        );
+        let in4 = Arc::new(
+            InboundSa::with_window(sa4.spi, &d.keys, sa4.src.port(), sa4.dst.port(), allow_md5, window)
+                .map_err(|e| err(&e))?,
+        );
+        let out2 = Arc::new(OutboundSa::new(sa2.spi, &d.keys, allow_md5).map_err(|e| err(&e))?);
+        let out3 = Arc::new(OutboundSa::new(sa3.spi, &d.keys, allow_md5).map_err(|e| err(&e))?);
+        if let Some(old) = self.sets.get(&d.id) {
+            let old_in = [old.inbound[0].0, old.inbound[1].0];
+            let old_out = old.outbound;
+            for spi in old_in {
+                self.sa_in.remove(&spi);
+            }
+            for k in old_out {
+                self.sa_out.remove(&k);
+            }
+        }
+        let reported = Arc::new(AtomicBool::new(false));
+        for (spi, sa) in [(sa1.spi, &in1), (sa4.spi, &in4)] {
+            self.sa_in.insert(
+                spi,
+                InboundEntry { sa: sa.clone(), set: d.id, identity: identity.clone(), reported: reported.clone() },
+            );
+        }
+        let k2 = (sa2.dst.ip(), sa2.dst.port());
+        let k3 = (sa3.dst.ip(), sa3.dst.port());
+        self.sa_out.insert(k2, OutboundEntry { sa: out2, src_port: sa2.src.port(), set: d.id });
+        self.sa_out.insert(k3, OutboundEntry { sa: out3, src_port: sa3.src.port(), set: d.id });
+        self.sets.insert(
+            d.id,
+            SetRecord { inbound: [(sa1.spi, in1), (sa4.spi, in4)], outbound: [k2, k3], reported },
+        );
+        Ok(())
+    }
+
+    /// Give an installed set its registered identity (after the 200 OK).
+    pub fn set_identity(&mut self, set: SaSetId, identity: Arc<Identity>) {
+        let Some(r) = self.sets.get(&set) else { return };
+        for (spi, sa) in &r.inbound {
+            self.sa_in.insert(
+                *spi,
+                InboundEntry { sa: sa.clone(), set, identity: Some(identity.clone()), reported: r.reported.clone() },
+            );
+        }
+    }
+
+    /// Remove a set's SAs.
+    pub fn remove_sa_set(&mut self, set: SaSetId) {
+        if let Some(r) = self.sets.remove(&set) {
+            for (spi, _) in &r.inbound {
+                self.sa_in.remove(spi);
+            }
+            for k in &r.outbound {
+                // Only if the entry still belongs to this set (a newer set
+                // toward the same UE port may have replaced it).
+                if self.sa_out.get(k).is_some_and(|e| e.set == set) {
+                    self.sa_out.remove(k);
+                }
+            }
+        }
+    }
+
+    /// Number of installed SA sets.
+    pub fn sa_sets(&self) -> usize {
+        self.sets.len()
+    }
+
     /// Close the current batch of updates: publish them and reclaim what no
     /// worker can still see.
     pub fn publish(&mut self) {
+        self.sa_in.publish();
+        self.sa_out.publish();
         self.by_ip.publish();
         self.by_ip_port.publish();
         self.contacts.publish();

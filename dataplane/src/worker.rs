@@ -22,8 +22,11 @@ use crate::table::QsbrReader;
 
 /// A packet handed to the control thread.
 pub struct Exception<B> {
-    /// The untouched frame.
-    pub buf: B,
+    /// The frame (decrypted if it arrived over an SA); `None` for pure
+    /// events such as [`ExceptionKind::SaFirstUse`].
+    pub buf: Option<B>,
+    /// The inbound SPI it arrived on, if protected.
+    pub spi: Option<u32>,
     /// The side it arrived on.
     pub from: Side,
     /// Why.
@@ -102,12 +105,21 @@ pub fn run<Q: PortQueue>(mut w: WorkerSetup<Q>) {
                         Verdict::Forward(Side::Access) => tx_access.push(b),
                         Verdict::Forward(Side::Core) => tx_core.push(b),
                         Verdict::Exception(kind) => {
-                            match w.exceptions.push(Exception { buf: b, from: side, kind, at: now }) {
+                            let ex = Exception { buf: Some(b), spi: st.arrival_spi, from: side, kind, at: now };
+                            match w.exceptions.push(ex) {
                                 Ok(()) => st.counters.exceptions += 1,
                                 Err(_) => st.counters.drop(DropReason::ExceptionQueueFull),
                             }
                         }
                         Verdict::Drop(r) => st.counters.drop(r),
+                    }
+                    if let Some(set) = st.first_use.take() {
+                        let kind = ExceptionKind::SaFirstUse(set);
+                        let ex = Exception { buf: None, spi: st.arrival_spi, from: side, kind, at: now };
+                        match w.exceptions.push(ex) {
+                            Ok(()) => st.counters.exceptions += 1,
+                            Err(_) => st.counters.drop(DropReason::ExceptionQueueFull),
+                        }
                     }
                 }
             }

@@ -220,54 +220,68 @@ impl HeaderName {
                 _ => Other,
             };
         }
-        // Candidates by length, then one case-insensitive compare each: at
-        // most four compares per name.
-        let cands: &[HeaderName] = match BY_LEN.get(name.len()) {
-            Some(c) => c,
-            None => return Other,
+        // One candidate per (length, first, last) letter, then one
+        // case-insensitive compare: no loop over the table.
+        let (Some(&f), Some(&l)) = (name.first(), name.last()) else {
+            return Other;
         };
-        for &c in cands {
-            if c.as_str().as_bytes().eq_ignore_ascii_case(name) {
-                return c;
-            }
+        let cand = match (name.len(), f.to_ascii_lowercase(), l.to_ascii_lowercase()) {
+            (2, b't', b'o') => To,
+            (3, b'v', b'a') => Via,
+            (4, b'c', b'q') => CSeq,
+            (4, b'f', b'm') => From,
+            (4, b'p', b'h') => Path,
+            (5, b'a', b'w') => Allow,
+            (5, b'e', b't') => Event,
+            (5, b'r', b'e') => Route,
+            (7, b'c', b'd') => CallId,
+            (7, b'c', b't') => Contact,
+            (7, b'e', b's') => Expires,
+            (7, b'r', b'e') => Require,
+            (7, b's', b't') => Subject,
+            (8, b'i', b'y') => Identity,
+            (8, b'r', b'o') => ReferTo,
+            (9, b's', b'd') => Supported,
+            (10, b'u', b't') => UserAgent,
+            (11, b'r', b'r') => RetryAfter,
+            (11, b'r', b'y') => ReferredBy,
+            (11, b'u', b'd') => Unsupported,
+            (12, b'a', b's') => AllowEvents,
+            (12, b'c', b'e') => ContentType,
+            (12, b'm', b's') => MaxForwards,
+            (12, b'r', b'e') => RecordRoute,
+            (13, b'a', b'n') => Authorization,
+            (13, b'i', b'o') => IdentityInfo,
+            (13, b'p', b'e') => ProxyRequire,
+            (13, b's', b'e') => ServiceRoute,
+            (14, b'a', b't') => AcceptContact,
+            (14, b'c', b'h') => ContentLength,
+            (14, b'r', b't') => RejectContact,
+            (15, b's', b'r') => SecurityServer,
+            (15, b's', b's') => SessionExpires,
+            (15, b's', b't') => SecurityClient,
+            (15, b's', b'y') => SecurityVerify,
+            (16, b'c', b'g') => ContentEncoding,
+            (16, b'p', b'i') => PAssociatedUri,
+            (16, b'w', b'e') => WwwAuthenticate,
+            (17, b'p', b'r') => PChargingVector,
+            (18, b'p', b'e') => ProxyAuthenticate,
+            (19, b'a', b'o') => AuthenticationInfo,
+            (19, b'p', b'n') => ProxyAuthorization,
+            (19, b'p', b'y') => PAssertedIdentity,
+            (19, b'r', b'n') => RequestDisposition,
+            (20, b'p', b'd') => PVisitedNetworkId,
+            (20, b'p', b'y') => PPreferredIdentity,
+            (21, b'p', b'o') => PAccessNetworkInfo,
+            _ => return Other,
+        };
+        if cand.as_str().as_bytes().eq_ignore_ascii_case(name) {
+            cand
+        } else {
+            Other
         }
-        Other
     }
 }
-
-/// Known long names grouped by length (index = length).
-const BY_LEN: [&[HeaderName]; 22] = {
-    use HeaderName::*;
-    [
-        &[],
-        &[],
-        &[To],
-        &[Via],
-        &[From, CSeq, Path],
-        &[Route, Event, Allow],
-        &[],
-        &[CallId, Contact, Subject, Expires, Require],
-        &[Identity, ReferTo],
-        &[Supported],
-        &[UserAgent],
-        &[ReferredBy, RetryAfter, Unsupported],
-        &[ContentType, MaxForwards, RecordRoute, AllowEvents],
-        &[IdentityInfo, ProxyRequire, ServiceRoute, Authorization],
-        &[ContentLength, AcceptContact, RejectContact],
-        &[SessionExpires, SecurityClient, SecurityServer, SecurityVerify],
-        &[ContentEncoding, WwwAuthenticate, PAssociatedUri],
-        &[PChargingVector],
-        &[ProxyAuthenticate],
-        &[
-            RequestDisposition,
-            ProxyAuthorization,
-            AuthenticationInfo,
-            PAssertedIdentity,
-        ],
-        &[PPreferredIdentity, PVisitedNetworkId],
-        &[PAccessNetworkInfo],
-    ]
-};
 
 /// All known names (tests and docs).
 #[cfg(test)]

@@ -745,11 +745,20 @@ where
                 prefetch(t.slot(t.home(*h)) as *const Slot<K, V> as *const u8);
             }
             for h in &hashes[..keys.len()] {
-                let slot = t.slot(t.home(*h));
-                let p = slot.ptr.load(Ordering::Acquire);
-                if !p.is_null() && p != tombstone() && slot.hash.load(Ordering::Relaxed) == *h {
-                    // Prefetching any address is harmless; this one is an entry.
-                    prefetch(p as *const u8);
+                // Scan the home group (one cache line, now on its way) for a
+                // fingerprint match and prefetch that entry.
+                let home = t.home(*h);
+                for j in home..home + GROUP {
+                    let slot = t.slot(j);
+                    let p = slot.ptr.load(Ordering::Acquire);
+                    if p.is_null() {
+                        break;
+                    }
+                    if p != tombstone() && slot.hash.load(Ordering::Relaxed) == *h {
+                        // Prefetching any address is harmless; this one is an entry.
+                        prefetch(p as *const u8);
+                        break;
+                    }
                 }
             }
             for ((h, k), o) in hashes.iter().zip(keys).zip(out.iter_mut()) {
