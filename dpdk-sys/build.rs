@@ -75,8 +75,10 @@ See docs/dpdk.md.";
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        let cflags: Vec<String> =
-            String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect();
+        let cflags: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
 
         // The shim.
         let mut cc = cc::Build::new();

@@ -43,7 +43,7 @@ fn spi_key(i: usize) -> u32 {
 
 fn ip_key(i: usize) -> IpAddr {
     let m = mix32(i as u32 / 2);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         IpAddr::from(m.to_be_bytes())
     } else {
         IpAddr::from(((0x2001_0db8u128 << 96) | (u128::from(m) << 16) | 1).to_be_bytes())

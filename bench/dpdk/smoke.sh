@@ -4,13 +4,15 @@
 # `dpdk-testpmd --forward-mode=io` in the same run, one forwarding core each.
 # Prints one line per device and mode, with the ratio ours / testpmd.
 # Reported, never asserted. Env: SECONDS_PER_RUN (default 5), DEVICES
-# (default "null ring").
+# (default "null ring"), FWD_BIN (a prebuilt dpdk_fwd).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${SECONDS_PER_RUN:-5}"
 devices="${DEVICES:-null ring}"
-cargo build -q --release -p dataplane --features dpdk --example dpdk_fwd
-fwd=target/release/examples/dpdk_fwd
+if [[ -z "${FWD_BIN:-}" ]]; then
+    cargo build -q --release -p dataplane --features dpdk --example dpdk_fwd
+fi
+fwd="${FWD_BIN:-target/release/examples/dpdk_fwd}"
 
 testpmd_mpps() { # $1 = vdev spec
     # testpmd prints "Rx-pps:" per port every second; average the last

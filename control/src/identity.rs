@@ -43,10 +43,13 @@ fn match_registered<'a>(uri: &Uri<'_>, id: &'a Identity) -> Option<&'a Impu> {
 /// The first URI of a P-Preferred-Identity value that matches a registered
 /// IMPU. Malformed elements match nothing.
 fn match_ppi<'a>(ppi: &[u8], id: &'a Identity) -> Option<&'a Impu> {
-    sip::name_addrs(ppi)
-        .filter_map(Result::ok)
-        .filter_map(|na| na.parsed_uri().ok())
-        .find_map(|u| match_registered(&u, id))
+    sip::name_addrs(ppi).filter_map(Result::ok).find_map(|na| {
+        // Byte-identical URIs are equivalent: the common case needs no parse.
+        id.impus
+            .iter()
+            .find(|i| i.uri().as_bytes() == na.uri)
+            .or_else(|| na.parsed_uri().ok().and_then(|u| match_registered(&u, id)))
+    })
 }
 
 /// A default IMPU: one of `id.defaults` picked by `random` (indices out of
@@ -70,6 +73,17 @@ fn default_impu(id: &Identity, random: u32) -> Option<&Impu> {
 pub fn assert_identity<'a>(ppi: Option<&[u8]>, id: &'a Identity, random: u32) -> Option<&'a Impu> {
     ppi.and_then(|p| match_ppi(p, id))
         .or_else(|| default_impu(id, random))
+}
+
+/// [`assert_identity`] over the values of several P-Preferred-Identity
+/// headers, in header order: the first URI that matches a registered IMPU
+/// wins; otherwise a default IMPU.
+pub fn assert_identity_values<'a, 'v>(
+    ppis: impl IntoIterator<Item = &'v [u8]>,
+    id: &'a Identity,
+    random: u32,
+) -> Option<&'a Impu> {
+    ppis.into_iter().find_map(|p| match_ppi(p, id)).or_else(|| default_impu(id, random))
 }
 
 /// [`assert_identity`] over every P-Preferred-Identity header of `msg` (the

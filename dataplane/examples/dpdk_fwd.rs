@@ -3,7 +3,7 @@
 //! binding (`DpdkQueue`, owning `Mbuf`s). `bench/dpdk/smoke.sh` runs it next
 //! to testpmd in the same run and prints the ratio.
 //!
-//! Usage: dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch]
+//! Usage: dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch|shimcost]
 //! `touch` also reads and swaps the Ethernet addresses of every frame (the
 //! least work a real pipeline does). Prints `mpps=<rate>` on the last line.
 
@@ -36,11 +36,19 @@ fn main() {
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let touch = args.get(4).is_some_and(|m| m == "touch");
     let run = || -> Result<(u64, Duration), dpdk::DpdkError> {
-        let eal_args = dataplane::profile::eal_command_line(&[(&profile, devargs)], &["--log-level=*:warning".into()]);
+        let eal_args =
+            dataplane::profile::eal_command_line(&[(&profile, devargs)], &["--log-level=*:warning".into()]);
         let eal = Eal::init(&eal_args)?;
         let (port, opened) = eal.open_port(&profile, devargs, 1)?;
-        let mut q = opened.worker_queues.into_iter().next().expect("one worker queue was asked for");
+        let mut q = opened
+            .worker_queues
+            .into_iter()
+            .next()
+            .expect("one worker queue was asked for");
         let _lcore = dpdk::register_worker_thread()?;
+        if args.get(4).is_some_and(|m| m == "shimcost") {
+            shim_cost(&mut q);
+        }
         let mut v = Vec::with_capacity(64);
         // Like testpmd --tx-first: put one burst in flight (a loopback ring
         // has nothing to receive otherwise).
@@ -97,6 +105,38 @@ fn main() {
         eprintln!("shutdown: {rep:?}");
         Ok((n, el))
     };
+    // Cost of one FFI call into the C shim against the same work inlined
+    // from Rust (rte_pktmbuf_tailroom vs Mbuf::tailroom), and of
+    // alloc+free through the shim (one call each).
+    fn shim_cost(q: &mut dataplane::port::dpdk::DpdkQueue) {
+        use dataplane::port::dpdk::shim_ref;
+        use std::hint::black_box;
+        let m = q.alloc().expect("mbuf");
+        let n = 50_000_000u64;
+        let t = Instant::now();
+        let mut acc = 0usize;
+        for _ in 0..n {
+            acc = acc.wrapping_add(black_box(&m).tailroom());
+        }
+        let rust_ns = t.elapsed().as_nanos() as f64 / n as f64;
+        let t = Instant::now();
+        for _ in 0..n {
+            acc = acc.wrapping_add(usize::from(shim_ref::tailroom(black_box(&m))));
+        }
+        let shim_ns = t.elapsed().as_nanos() as f64 / n as f64;
+        let k = 5_000_000u64;
+        let t = Instant::now();
+        for _ in 0..k {
+            drop(black_box(q.alloc()));
+        }
+        let af_ns = t.elapsed().as_nanos() as f64 / k as f64;
+        black_box(acc);
+        println!(
+            "tailroom: rust_inline_ns={rust_ns:.2} shim_call_ns={shim_ns:.2} overhead_ns={:.2}; alloc+free_ns={af_ns:.2}",
+            shim_ns - rust_ns
+        );
+    }
+
     match run() {
         Ok((n, el)) => {
             println!("forwarded={n} seconds={:.3}", el.as_secs_f64());

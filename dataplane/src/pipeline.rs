@@ -142,8 +142,10 @@ pub struct Context {
     pub next_hop: SocketAddr,
     /// Verify UDP checksums on receive.
     pub verify_udp_checksum: bool,
-    /// Key of the branch authenticator.
+    /// Key of the branch authenticator (SipHash, a keyed PRF).
     branch_key: std::collections::hash_map::RandomState,
+    /// Seed of the per-transaction nonce hash (fast, not a MAC).
+    nonce_key: foldhash::fast::RandomState,
 }
 
 impl Context {
@@ -155,6 +157,7 @@ impl Context {
             next_hop: cfg.next_hop,
             verify_udp_checksum: cfg.verify_udp_checksum,
             branch_key: Default::default(),
+            nonce_key: Default::default(),
         }
     }
 
@@ -339,6 +342,9 @@ fn process_inner<B: Buf>(
     if !me.is_ours(p.dst) {
         return Err(DropReason::NotForUs);
     }
+    if p.ttl == 0 {
+        return Err(DropReason::TtlExpired);
+    }
     let mut via_sa = None;
     if p.is_esp() {
         if from != Side::Access {
@@ -384,8 +390,8 @@ fn process_inner<B: Buf>(
             let mut pai: &[u8] = &[];
             if !scan.to_tag {
                 // Initial or standalone request: TS 24.229 §5.2.6.3.
-                let ppi = scan.ppi.first().map(|l| l.value(payload));
-                if let Some(impu) = control::identity::assert_identity(ppi, identity, st.random()) {
+                let ppis = scan.ppi.iter().map(|l| l.value(payload));
+                if let Some(impu) = control::identity::assert_identity_values(ppis, identity, st.random()) {
                     pai = impu.pai_line();
                 }
             }
@@ -564,7 +570,8 @@ fn forward_request<B: Buf>(
     let nonce = {
         let payload = p.payload(buf.data());
         let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
-        ctx.mac32(v) ^ 0x5a5a_5a5a
+        // Uniqueness only (the MAC over the token is what authenticates it).
+        ctx.nonce_key.hash_one(v) as u32
     };
     // Edits from the back: remove every UE-supplied identity header.
     buf.set_len(off + scan.msg_len).map_err(|_| DropReason::SipMalformed)?;

@@ -112,7 +112,13 @@ pub struct Eal {
 
 impl Default for Eal {
     fn default() -> Self {
-        Eal { no_huge: false, no_pci: false, in_memory: false, memory_mb: 0, extra_args: Vec::new() }
+        Eal {
+            no_huge: false,
+            no_pci: false,
+            in_memory: false,
+            memory_mb: 0,
+            extra_args: Vec::new(),
+        }
     }
 }
 
@@ -295,15 +301,19 @@ pub enum ProfileError {
 /// Read, parse and validate the profile at `path`.
 pub fn check(path: impl AsRef<Path>) -> Result<Profile, ProfileError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ProfileError::Io { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     parse(&text, path)
 }
 
 /// Parse and validate profile text; `path` is only used in messages.
 pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
-    let p: Profile = toml::from_str(text)
-        .map_err(|e| ProfileError::Parse { path: path.to_owned(), message: e.to_string() })?;
+    let p: Profile = toml::from_str(text).map_err(|e| ProfileError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
     p.validate(path)?;
     Ok(p)
 }
@@ -312,12 +322,17 @@ fn is_pci_addr(s: &str) -> bool {
     // DDDD:BB:DD.F (domain optional).
     let parts: Vec<&str> = s.split(':').collect();
     let (bus_dev_fn, ok_domain) = match parts.as_slice() {
-        [d, b, df] => (Some((*b, *df)), d.len() == 4 && d.chars().all(|c| c.is_ascii_hexdigit())),
+        [d, b, df] => (
+            Some((*b, *df)),
+            d.len() == 4 && d.chars().all(|c| c.is_ascii_hexdigit()),
+        ),
         [b, df] => (Some((*b, *df)), true),
         _ => (None, false),
     };
     let Some((b, df)) = bus_dev_fn else { return false };
-    let Some((dev, func)) = df.split_once('.') else { return false };
+    let Some((dev, func)) = df.split_once('.') else {
+        return false;
+    };
     ok_domain
         && b.len() == 2
         && b.chars().all(|c| c.is_ascii_hexdigit())
@@ -353,14 +368,21 @@ impl Profile {
     /// Validate the profile on its own (what needs no NIC).
     pub fn validate(&self, path: &Path) -> Result<(), ProfileError> {
         let bad = |key: &'static str, message: String| {
-            Err(ProfileError::Invalid { path: path.to_owned(), key, message })
+            Err(ProfileError::Invalid {
+                path: path.to_owned(),
+                key,
+                message,
+            })
         };
         if self.name.is_empty() {
             return bad("name", "must not be empty".into());
         }
         let d = &self.device;
         if d.pmd.is_empty() {
-            return bad("device.pmd", "must name the driver (e.g. net_ice, net_ring)".into());
+            return bad(
+                "device.pmd",
+                "must name the driver (e.g. net_ice, net_ring)".into(),
+            );
         }
         if d.name.is_empty() || d.name.contains([',', ' ', '=']) {
             return bad("device.name", format!("`{}` is not a device name", d.name));
@@ -370,13 +392,19 @@ impl Profile {
                 if !d.name.starts_with(&d.pmd) {
                     return bad(
                         "device.name",
-                        format!("a vdev's name must start with its driver `{}`, got `{}`", d.pmd, d.name),
+                        format!(
+                            "a vdev's name must start with its driver `{}`, got `{}`",
+                            d.pmd, d.name
+                        ),
                     );
                 }
             }
             DeviceKind::Pci => {
                 if !is_pci_addr(&d.name) {
-                    return bad("device.name", format!("`{}` is not a PCI address (0000:3b:00.0)", d.name));
+                    return bad(
+                        "device.name",
+                        format!("`{}` is not a PCI address (0000:3b:00.0)", d.name),
+                    );
                 }
                 if self.eal.no_pci {
                     return bad("eal.no_pci", "a PCI device cannot be used with no_pci".into());
@@ -397,13 +425,22 @@ impl Profile {
         }
         let m = &self.mbuf;
         if m.cache > MEMPOOL_CACHE_MAX {
-            return bad("mbuf.cache", format!("{} exceeds DPDK's maximum {MEMPOOL_CACHE_MAX}", m.cache));
+            return bad(
+                "mbuf.cache",
+                format!("{} exceeds DPDK's maximum {MEMPOOL_CACHE_MAX}", m.cache),
+            );
         }
         if u64::from(m.cache) * 3 / 2 > u64::from(m.count) {
-            return bad("mbuf.cache", format!("{} is more than count / 1.5 ({})", m.cache, m.count));
+            return bad(
+                "mbuf.cache",
+                format!("{} is more than count / 1.5 ({})", m.cache, m.count),
+            );
         }
         if m.data_room > u32::from(u16::MAX) || m.data_room <= MBUF_HEADROOM {
-            return bad("mbuf.data_room", format!("{} is not within {MBUF_HEADROOM}..=65535", m.data_room));
+            return bad(
+                "mbuf.data_room",
+                format!("{} is not within {MBUF_HEADROOM}..=65535", m.data_room),
+            );
         }
         if !(68..=9600).contains(&m.mtu) {
             return bad("mbuf.mtu", format!("{} is not within 68..=9600", m.mtu));
@@ -429,7 +466,11 @@ impl Profile {
         if l.worker_cores.len() > usize::from(q.max) {
             return bad(
                 "layout.worker_cores",
-                format!("{} workers but only {} queues (queues.max)", l.worker_cores.len(), q.max),
+                format!(
+                    "{} workers but only {} queues (queues.max)",
+                    l.worker_cores.len(),
+                    q.max
+                ),
             );
         }
         let mut seen = std::collections::HashSet::new();
@@ -439,7 +480,10 @@ impl Profile {
             }
         }
         if seen.contains(&l.control_core) {
-            return bad("layout.control_core", format!("core {} is also a worker core", l.control_core));
+            return bad(
+                "layout.control_core",
+                format!("core {} is also a worker core", l.control_core),
+            );
         }
         let need = self.min_mbufs(self.workers());
         if u64::from(m.count) < need {
@@ -480,7 +524,11 @@ impl Profile {
     pub fn rss_key(&self) -> Vec<u8> {
         let k = self.rss.key.as_bytes();
         k.chunks_exact(2)
-            .filter_map(|p| std::str::from_utf8(p).ok().and_then(|s| u8::from_str_radix(s, 16).ok()))
+            .filter_map(|p| {
+                std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|s| u8::from_str_radix(s, 16).ok())
+            })
             .collect()
     }
 
@@ -578,7 +626,13 @@ impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |v: &[String]| if v.is_empty() { "-".to_owned() } else { v.join(",") };
         writeln!(f, "profile       {}", self.name)?;
-        writeln!(f, "device        {:?} {} (pmd {})", self.device.kind, self.device_spec(None), self.device.pmd)?;
+        writeln!(
+            f,
+            "device        {:?} {} (pmd {})",
+            self.device.kind,
+            self.device_spec(None),
+            self.device.pmd
+        )?;
         writeln!(
             f,
             "queues        {} max, {} rx / {} tx descriptors",
@@ -599,7 +653,11 @@ impl fmt::Display for Profile {
             "layout        numa {}, control core {}, workers {:?}",
             self.layout.numa_node, self.layout.control_core, self.layout.worker_cores
         )?;
-        write!(f, "expect        {} Gbit/s, {} Mpps", self.expect.line_rate_gbps, self.expect.line_rate_mpps)
+        write!(
+            f,
+            "expect        {} Gbit/s, {} Mpps",
+            self.expect.line_rate_gbps, self.expect.line_rate_mpps
+        )
     }
 }
 
@@ -623,7 +681,11 @@ pub fn show(
         writeln!(out, "\n== {} ({}) ==", p.name, device_name(&spec)).map_err(io)?;
         writeln!(out, "{:<16} {:<40} {}", "", "profile", "NIC reports").map_err(io)?;
         for row in r.compare(p, p.workers()) {
-            let mark = if row.ok { "" } else { "   <-- contradicts the profile" };
+            let mark = if row.ok {
+                ""
+            } else {
+                "   <-- contradicts the profile"
+            };
             writeln!(out, "{:<16} {:<40} {}{}", row.what, row.profile, row.nic, mark).map_err(io)?;
         }
     }
@@ -703,14 +765,32 @@ worker_cores = [1, 2]
     #[test]
     fn too_few_mbufs() {
         let e = p(&GOOD.replace("count = 8191", "count = 1023")).unwrap_err();
-        assert!(matches!(e, ProfileError::Invalid { key: "mbuf.count", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ProfileError::Invalid {
+                    key: "mbuf.count",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("too few mbufs"));
     }
 
     #[test]
     fn more_workers_than_queues() {
         let e = p(&GOOD.replace("max = 4", "max = 1")).unwrap_err();
-        assert!(matches!(e, ProfileError::Invalid { key: "layout.worker_cores", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ProfileError::Invalid {
+                    key: "layout.worker_cores",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl<Q: PortQueue> Runner<Q> {
         stats: &mut ControlStats,
         reply: &mut Vec<u8>,
     ) -> Result<Option<(Q::Buf, Side)>, DropReason> {
-        let Exception { buf, from, kind, at, .. } = ex;
+        let Exception { buf, from, kind, at, spi } = ex;
         let Some(mut buf) = buf else {
             if let ExceptionKind::SaFirstUse(_) = kind {
                 stats.sets_first_used += 1;
@@ -125,7 +125,9 @@ impl<Q: PortQueue> Runner<Q> {
         };
         let p = crate::wire::parse_frame(buf.data(), false)?;
         let src = p.src_socket();
-        let bound = from == Side::Access && self.tables.sender(src, Transport::Udp);
+        // A sender is known by its SA (the SPI it arrived on authenticated it)
+        // or by its Annex N binding; never by anything in the message.
+        let bound = from == Side::Access && (spi.is_some() || self.tables.sender(src, Transport::Udp));
         match kind {
             ExceptionKind::Register if bound => {
                 stats.registers_forwarded += 1;

@@ -192,8 +192,11 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
     };
     let mut pos = headers_start;
     let mut lines = 0usize;
+    // One pass of the SIMD line finder over the whole header block, instead
+    // of a fresh search per line.
+    let mut nls = memchr::memchr_iter(b'\n', &p[headers_start..]).map(|i| i + headers_start).peekable();
     loop {
-        let nl = pos + memchr::memchr(b'\n', &p[pos..]).ok_or(DropReason::SipMalformed)?;
+        let nl = nls.next().ok_or(DropReason::SipMalformed)?;
         if nl == pos || p[nl - 1] != b'\r' {
             return Err(DropReason::SipMalformed);
         }
@@ -211,14 +214,15 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         let mut end = nl + 1;
         let mut value_end = nl - 1;
         while end < p.len() && (p[end] == b' ' || p[end] == b'\t') {
-            let nl2 = end + memchr::memchr(b'\n', &p[end..]).ok_or(DropReason::SipMalformed)?;
+            let nl2 = nls.next().ok_or(DropReason::SipMalformed)?;
             if p[nl2 - 1] != b'\r' {
                 return Err(DropReason::SipMalformed);
             }
             value_end = nl2 - 1;
             end = nl2 + 1;
         }
-        let colon = pos + memchr::memchr(b':', &p[pos..value_end]).ok_or(DropReason::SipMalformed)?;
+        // Header names are short: a plain scan beats a SIMD search here.
+        let colon = pos + p[pos..value_end].iter().position(|&c| c == b':').ok_or(DropReason::SipMalformed)?;
         let (ns, ne) = trim_ws(p, pos, colon);
         if ns != pos || ne == ns {
             return Err(DropReason::SipMalformed);
@@ -233,12 +237,14 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
                 b'l' => s.set_cl(line.value(p))?,
                 _ => {}
             },
-            2 => {}
+            2 => {
+                if eq_ic(name, b"to") {
+                    s.to_tag |= has_tag(line.value(p))
+                }
+            }
             _ => {
                 if eq_ic(name, b"via") {
                     s.via(line)
-                } else if eq_ic(name, b"to") {
-                    s.to_tag |= has_tag(line.value(p))
                 } else if eq_ic(name, b"content-length") {
                     s.set_cl(line.value(p))?
                 } else if eq_ic(name, b"max-forwards") {
@@ -367,6 +373,8 @@ hello";
         assert_eq!(s.max_forwards.unwrap().value(MESSAGE), b"70");
         assert!(!s.to_tag);
         assert_eq!(&MESSAGE[s.body_start..s.msg_len], b"hello");
+        let bye = String::from_utf8_lossy(MESSAGE).replace("To: <sip:bob@ims.example>", "To: <sip:bob@ims.example>;tag=x");
+        assert!(scan(bye.as_bytes()).unwrap().to_tag, "long-form To with a tag");
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Rng {
 }
 
 fn ip_of(k: u64) -> IpAddr {
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         IpAddr::from((0xc0a8_0000u32 | k as u32).to_be_bytes())
     } else {
         IpAddr::from(((0x2001_0db8u128 << 96) | u128::from(k)).to_be_bytes())
@@ -166,7 +166,7 @@ fn reader_loop(
             }
         }
         q.quiescent();
-        if iter % 512 == 0 {
+        if iter.is_multiple_of(512) {
             q.while_offline(thread::yield_now);
         }
     }

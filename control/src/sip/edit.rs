@@ -331,7 +331,7 @@ impl Editor {
                 Some(pv) => offset_in(v, pv).ok_or(Error::InvalidEdit)? + pv.len(),
                 None => s + p.name.len(),
             };
-            let params_start = offset_in(v, d.params).unwrap_or(v.len());
+            let params_start = offset_in(v, d.params).unwrap_or(0).min(s);
             // Prefer removing the preceding comma: "a=1, ck=x" -> "a=1".
             let range = match v[params_start..s].iter().rposition(|&c| c == b',') {
                 Some(c) => params_start + c..e,

@@ -56,14 +56,32 @@
 //!
 //! ## Editing (only the bytes that change)
 //! [`Editor`] records edits against a parsed [`Message`] and writes the new
-//! message into a caller's `Vec<u8>`: `remove_header`, `insert_before`,
-//! `insert_after`, `insert_top`, `append_header`, `replace_value`,
+//! message into a caller's `Vec<u8>` (appended; `apply` fails with
+//! [`Error::InvalidEdit`] on overlapping edits and then writes nothing):
+//! `remove_header`, `remove_all(kind)`, `insert_before`, `insert_after`,
+//! `insert_top`, `append_header`, `insert_line` (a preformatted line such
+//! as `Impu::pai_line()`), `replace_value`,
 //! `set_param` / `remove_param` (`;` params of the first value, e.g. Via
 //! `received`/`rport`), `set_auth_param` / `remove_auth_param` (Digest
 //! `integrity-protected`, `ck`, `ik`), `replace_body` (fixes
 //! Content-Length). Everything not edited is copied byte for byte.
 //!
-//! Sec-agree headers are parsed in [`crate::secagree`].
+//! Sec-agree headers are parsed in [`crate::secagree`]; identity assertion is
+//! [`crate::identity`].
+//!
+//! ## Decisions
+//! - Strict CRLF: a bare CR or LF anywhere in the header section is an error
+//!   (a forwarded message must not be read differently by the next hop).
+//! - Datagram bytes after Content-Length are [`Error::TrailingData`], not
+//!   silently dropped as RFC 3261 §18.3 allows (same reason).
+//! - Identical duplicate Content-Length headers are accepted; differing ones
+//!   are [`Error::ConflictingContentLength`].
+//! - No separate `scan`: [`parse`] with a small header array is the fast path
+//!   (no allocation, one `memchr2` per line, name classification by
+//!   length/first/last byte plus one compare). Measured in
+//!   `control/benches/sip_parse.rs`.
+//! - URI comparison treats `transport` like `user`/`ttl`/`method`/`maddr`
+//!   (present in one URI only ⇒ different), as the examples of §19.1.4 do.
 
 mod edit;
 mod error;

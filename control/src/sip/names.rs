@@ -275,7 +275,10 @@ impl HeaderName {
             (21, b'p', b'o') => PAccessNetworkInfo,
             _ => return Other,
         };
-        if cand.as_str().as_bytes().eq_ignore_ascii_case(name) {
+        // Exact bytes first (names are nearly always written in canonical
+        // case: one memcmp), then the byte-wise case-insensitive compare.
+        let canon = cand.as_str().as_bytes();
+        if canon == name || canon.eq_ignore_ascii_case(name) {
             cand
         } else {
             Other

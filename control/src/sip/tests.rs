@@ -407,6 +407,47 @@ fn parse_limits() {
     );
 }
 
+#[test]
+fn parse_absurd_numbers_and_contradictory_headers() {
+    let buf = b"REGISTER sip:h SIP/2.0\r\nExpires: 4294967296\r\nCSeq: 4294967296 REGISTER\r\n\
+Max-Forwards: 99999999999999999999\r\nExpires: 600\r\nCall-ID: a\r\nCall-ID: b\r\nContent-Length: 0\r\n\r\n";
+    let mut h = [Header::EMPTY; 16];
+    let m = msg(buf, &mut h);
+    assert_eq!(
+        parse_expires(m.header("Expires").unwrap().value),
+        Err(Error::NumberOutOfRange)
+    );
+    assert_eq!(
+        CSeq::parse(m.header("CSeq").unwrap().value),
+        Err(Error::NumberOutOfRange)
+    );
+    assert_eq!(
+        parse_max_forwards(m.header("Max-Forwards").unwrap().value),
+        Err(Error::NumberOutOfRange)
+    );
+    assert_eq!(
+        m.single("Expires"),
+        Err(Error::DuplicateHeader(HeaderName::Expires))
+    );
+    assert_eq!(
+        m.single(HeaderName::CallId),
+        Err(Error::DuplicateHeader(HeaderName::CallId))
+    );
+    assert_eq!(m.single("Content-Length"), Ok(Some(&b"0"[..])));
+    assert_eq!(m.single("Route"), Ok(None));
+}
+
+#[test]
+fn parse_garbage_is_an_error_not_a_panic() {
+    let p = |b: &[u8]| parse(b, &mut [Header::EMPTY; 8]).map(|s| s.is_complete());
+    assert!(p(b"\x00\x01\x02\r\n\r\n").is_err());
+    assert!(p(b"\xff\xfe SIP/2.0\r\n\r\n").is_err());
+    assert!(p(b"INVITE sip:a@b SIP/2.0\r\n\x80\x81: x\r\n\r\n").is_err());
+    assert_eq!(p(b""), Ok(false));
+    assert_eq!(p(b"\r"), Ok(false));
+    assert_eq!(p(b"INVITE sip:a@b SIP/2.0\r"), Ok(false));
+}
+
 // ---- editing ----
 
 fn apply(ed: &mut Editor, m: &Message<'_, '_>) -> Vec<u8> {

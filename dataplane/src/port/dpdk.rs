@@ -84,7 +84,8 @@ pub enum DpdkError {
     /// The mbuf pool is too small for the queues and caches.
     #[error(
         "port `{port}`: too few mbufs: the pool on socket {socket} has {have}, the queues, caches and \
-         bursts of the ports on it need {need}; raise mbuf.count in the hw-profile"
+         bursts of the ports on it need {need}; raise mbuf.count in the hw-profile (the pool is shared by \
+         all ports on the socket and sized by the first one opened)"
     )]
     TooFewMbufs {
         /// The port.
@@ -223,13 +224,15 @@ impl Mbuf {
     /// Whether the NIC verified the L4 checksum as good on receive.
     #[inline]
     pub fn rx_l4_csum_good(&self) -> bool {
-        self.ol_flags() & u64::from(sys::RTE_MBUF_F_RX_L4_CKSUM_MASK) == u64::from(sys::RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+        self.ol_flags() & u64::from(sys::RTE_MBUF_F_RX_L4_CKSUM_MASK)
+            == u64::from(sys::RTE_MBUF_F_RX_L4_CKSUM_GOOD)
     }
 
     /// Whether the NIC verified the IPv4 header checksum as good on receive.
     #[inline]
     pub fn rx_ip_csum_good(&self) -> bool {
-        self.ol_flags() & u64::from(sys::RTE_MBUF_F_RX_IP_CKSUM_MASK) == u64::from(sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+        self.ol_flags() & u64::from(sys::RTE_MBUF_F_RX_IP_CKSUM_MASK)
+            == u64::from(sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD)
     }
 
     /// Ask the NIC to fill in checksums on transmit (only on a queue whose
@@ -449,7 +452,10 @@ impl Eal {
     /// argv). Build them with `profile::eal_command_line`. The calling
     /// thread becomes the EAL main lcore (the control thread).
     pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
-        if EAL_STATE.compare_exchange(EAL_DOWN, EAL_STARTING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if EAL_STATE
+            .compare_exchange(EAL_DOWN, EAL_STARTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return Err(DpdkError::AlreadyInitialised);
         }
         let joined = args.join(" ");
@@ -473,10 +479,18 @@ impl Eal {
         if r < 0 {
             // rte_eal_init cannot be retried in the same process.
             EAL_STATE.store(EAL_CLEANED, Ordering::Release);
-            return Err(DpdkError::EalInit { args: joined, reason: strerror(rte_errno()) });
+            return Err(DpdkError::EalInit {
+                args: joined,
+                reason: strerror(rte_errno()),
+            });
         }
         EAL_STATE.store(EAL_UP, Ordering::Release);
-        Ok(Eal { inner: Mutex::new(EalInner { pools: Vec::new(), ports: Vec::new() }) })
+        Ok(Eal {
+            inner: Mutex::new(EalInner {
+                pools: Vec::new(),
+                ports: Vec::new(),
+            }),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, EalInner> {
@@ -496,7 +510,10 @@ impl Eal {
     }
 
     fn port_id(&self, name: &str) -> Result<u16, DpdkError> {
-        let not_found = || DpdkError::PortNotFound { name: name.to_owned(), available: self.port_names() };
+        let not_found = || DpdkError::PortNotFound {
+            name: name.to_owned(),
+            available: self.port_names(),
+        };
         let c = CString::new(name).map_err(|_| not_found())?;
         let mut id = 0u16;
         // SAFETY: c is a valid C string; id is a valid out-pointer.
@@ -553,7 +570,10 @@ impl Eal {
             });
         }
         if let Some(row) = report.compare(profile, workers).into_iter().find(|r| !r.ok) {
-            return Err(contra(format!("{}: profile says {}, NIC reports {}", row.what, row.profile, row.nic)));
+            return Err(contra(format!(
+                "{}: profile says {}, NIC reports {}",
+                row.what, row.profile, row.nic
+            )));
         }
         if inner.ports.iter().any(|(p, _, _)| *p == id) {
             return Err(DpdkError::Call {
@@ -567,11 +587,19 @@ impl Eal {
         let socket = if report.socket < 0 { 0 } else { report.socket };
         let need = profile.min_mbufs(workers);
         let data_room = profile.mbuf.data_room as u16;
-        let pool_idx = match inner.pools.iter().position(|p| p.socket == socket && p.data_room == data_room) {
+        let pool_idx = match inner
+            .pools
+            .iter()
+            .position(|p| p.socket == socket && p.data_room == data_room)
+        {
             Some(i) => i,
             None => {
-                let pname = CString::new(format!("pcscf_mb_s{socket}_{data_room}"))
-                    .map_err(|_| DpdkError::Mempool { socket, reason: "bad name".into() })?;
+                let pname = CString::new(format!("pcscf_mb_s{socket}_{data_room}")).map_err(|_| {
+                    DpdkError::Mempool {
+                        socket,
+                        reason: "bad name".into(),
+                    }
+                })?;
                 // SAFETY: valid name; sizes validated by the profile (cache ≤
                 // RTE_MEMPOOL_CACHE_MAX_SIZE, data_room ≤ u16::MAX); EAL is up.
                 let mp = unsafe {
@@ -584,7 +612,10 @@ impl Eal {
                         socket,
                     )
                 };
-                let ptr = NonNull::new(mp).ok_or_else(|| DpdkError::Mempool { socket, reason: strerror(rte_errno()) })?;
+                let ptr = NonNull::new(mp).ok_or_else(|| DpdkError::Mempool {
+                    socket,
+                    reason: strerror(rte_errno()),
+                })?;
                 inner.pools.push(Pool {
                     socket,
                     data_room,
@@ -611,7 +642,11 @@ impl Eal {
         // Port configuration.
         let call = |call: &'static str, r: i32| -> Result<(), DpdkError> {
             if r < 0 {
-                Err(DpdkError::Call { port: name.clone(), call, reason: strerror(r) })
+                Err(DpdkError::Call {
+                    port: name.clone(),
+                    call,
+                    reason: strerror(r),
+                })
             } else {
                 Ok(())
             }
@@ -636,7 +671,9 @@ impl Eal {
         let ntx = nrx + 1;
         // SAFETY: conf is a fully initialised rte_eth_conf; the RSS key it may
         // point to (key) outlives the call, which copies it; port id valid.
-        call("rte_eth_dev_configure", unsafe { sys::rte_eth_dev_configure(id, nrx, ntx, &conf) })?;
+        call("rte_eth_dev_configure", unsafe {
+            sys::rte_eth_dev_configure(id, nrx, ntx, &conf)
+        })?;
         let (mut nb_rxd, mut nb_txd) = (profile.queues.rx_desc, profile.queues.tx_desc);
         // SAFETY: valid port and out-pointers.
         call("rte_eth_dev_adjust_nb_rx_tx_desc", unsafe {
@@ -697,9 +734,26 @@ impl Eal {
         let (control_queue, sw) = mk(nrx, false);
         sws.push(sw);
         inner.ports.push((id, name.clone(), live.clone()));
-        let info = PortInfo { name: name.clone(), mac: mac.addr_bytes, mtu: profile.mbuf.mtu as usize };
-        let port = DpdkPort { id, name, profile: profile.name.clone(), queues: sws, _live: live };
-        Ok((port, OpenedPort { info, worker_queues, control_queue }))
+        let info = PortInfo {
+            name: name.clone(),
+            mac: mac.addr_bytes,
+            mtu: profile.mbuf.mtu as usize,
+        };
+        let port = DpdkPort {
+            id,
+            name,
+            profile: profile.name.clone(),
+            queues: sws,
+            _live: live,
+        };
+        Ok((
+            port,
+            OpenedPort {
+                info,
+                worker_queues,
+                control_queue,
+            },
+        ))
     }
 
     /// Stop and close every port, free the pools and clean up the EAL.
@@ -782,7 +836,11 @@ fn port_name(id: u16) -> Option<String> {
         return None;
     }
     // SAFETY: DPDK NUL-terminates within the buffer.
-    Some(unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// Register the calling thread with the EAL so it gets an lcore id, and
@@ -797,7 +855,11 @@ pub fn register_worker_thread() -> Result<LcoreRegistration, DpdkError> {
     let before = unsafe { sys::pcscf_rte_lcore_id() };
     if before != sys::LCORE_ID_ANY {
         // Already an EAL thread (the main lcore, or registered before).
-        return Ok(LcoreRegistration { lcore: before, registered: false, _not_send: std::marker::PhantomData });
+        return Ok(LcoreRegistration {
+            lcore: before,
+            registered: false,
+            _not_send: std::marker::PhantomData,
+        });
     }
     // SAFETY: EAL is up; registers the calling thread only.
     if unsafe { sys::rte_thread_register() } != 0 {
@@ -805,7 +867,11 @@ pub fn register_worker_thread() -> Result<LcoreRegistration, DpdkError> {
     }
     // SAFETY: as above.
     let lcore = unsafe { sys::pcscf_rte_lcore_id() };
-    Ok(LcoreRegistration { lcore, registered: true, _not_send: std::marker::PhantomData })
+    Ok(LcoreRegistration {
+        lcore,
+        registered: true,
+        _not_send: std::marker::PhantomData,
+    })
 }
 
 /// The calling thread's EAL lcore id, or `None` for a thread the EAL does
@@ -905,7 +971,11 @@ const ALL_RSS: [RssField; 12] = [
 ];
 
 fn rss_names(hf: u64) -> String {
-    let v: Vec<&str> = ALL_RSS.iter().filter(|f| hf & rss_bit(**f) == rss_bit(**f)).map(|f| f.label()).collect();
+    let v: Vec<&str> = ALL_RSS
+        .iter()
+        .filter(|f| hf & rss_bit(**f) == rss_bit(**f))
+        .map(|f| f.label())
+        .collect();
     if v.is_empty() {
         "-".into()
     } else {
@@ -988,13 +1058,19 @@ impl PortReport {
         // SAFETY: valid port id (looked up by name), out-pointer valid.
         let r = unsafe { sys::rte_eth_dev_info_get(id, &mut info) };
         if r != 0 {
-            return Err(DpdkError::Call { port: name.into(), call: "rte_eth_dev_info_get", reason: strerror(r) });
+            return Err(DpdkError::Call {
+                port: name.into(),
+                call: "rte_eth_dev_info_get",
+                reason: strerror(r),
+            });
         }
         let driver = if info.driver_name.is_null() {
             String::new()
         } else {
             // SAFETY: driver_name points to the driver's static name string.
-            unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
         };
         let mut mac = sys::rte_ether_addr::default();
         let mut link = sys::rte_eth_link::default();
@@ -1030,8 +1106,20 @@ impl PortReport {
     /// `ok == false` is a contradiction (opening the port refuses it).
     pub fn compare(&self, p: &Profile, workers: usize) -> Vec<CompareRow> {
         let mut rows = Vec::new();
-        let mut row = |what, profile: String, nic: String, ok| rows.push(CompareRow { what, profile, nic, ok });
-        row("driver", p.device.pmd.clone(), self.driver.clone(), p.device.pmd == self.driver);
+        let mut row = |what, profile: String, nic: String, ok| {
+            rows.push(CompareRow {
+                what,
+                profile,
+                nic,
+                ok,
+            })
+        };
+        row(
+            "driver",
+            p.device.pmd.clone(),
+            self.driver.clone(),
+            p.device.pmd == self.driver,
+        );
         row(
             "queues",
             format!("{workers} rx + {} tx (max {})", workers + 1, p.queues.max),
@@ -1041,14 +1129,25 @@ impl PortReport {
         row(
             "numa node",
             p.layout.numa_node.to_string(),
-            if self.socket < 0 { "any".into() } else { self.socket.to_string() },
+            if self.socket < 0 {
+                "any".into()
+            } else {
+                self.socket.to_string()
+            },
             self.socket < 0 || self.socket as u32 == p.layout.numa_node,
         );
         let frame = p.mbuf.mtu + L2_OVERHEAD;
         row(
             "mtu",
-            format!("{} (frame {frame} in one {}-byte mbuf)", p.mbuf.mtu, p.max_frame()),
-            format!("{}..={} (frame ≤ {})", self.min_mtu, self.max_mtu, self.max_rx_pktlen),
+            format!(
+                "{} (frame {frame} in one {}-byte mbuf)",
+                p.mbuf.mtu,
+                p.max_frame()
+            ),
+            format!(
+                "{}..={} (frame ≤ {})",
+                self.min_mtu, self.max_mtu, self.max_rx_pktlen
+            ),
             (u32::from(self.min_mtu)..=u32::from(self.max_mtu)).contains(&p.mbuf.mtu)
                 && frame <= self.max_rx_pktlen
                 && frame <= p.max_frame(),
@@ -1067,7 +1166,12 @@ impl PortReport {
             desc_ok(p.queues.tx_desc, self.tx_desc),
         );
         let hf = rss_hf(&p.rss.hash);
-        row("rss hash", rss_names(hf), rss_names(self.rss_offloads), hf & self.rss_offloads == hf);
+        row(
+            "rss hash",
+            rss_names(hf),
+            rss_names(self.rss_offloads),
+            hf & self.rss_offloads == hf,
+        );
         let rx = rx_offloads(&p.offloads.rx_checksum);
         row(
             "rx checksum",
@@ -1213,7 +1317,11 @@ impl DpdkPort {
         // valid out-pointer.
         let r = unsafe { sys::rte_eth_stats_get(self.id, &mut s) };
         if r != 0 {
-            return Err(DpdkError::Call { port: self.name.clone(), call: "rte_eth_stats_get", reason: strerror(r) });
+            return Err(DpdkError::Call {
+                port: self.name.clone(),
+                call: "rte_eth_stats_get",
+                reason: strerror(r),
+            });
         }
         let mut out = PortStats {
             port: self.name.clone(),
@@ -1271,7 +1379,9 @@ impl DpdkPort {
             .filter_map(|v| {
                 let nm = names.get(v.id as usize)?;
                 // SAFETY: DPDK NUL-terminates names within the 64 bytes.
-                let s = unsafe { CStr::from_ptr(nm.name.as_ptr()) }.to_string_lossy().into_owned();
+                let s = unsafe { CStr::from_ptr(nm.name.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned();
                 Some((s, v.value))
             })
             .collect()
@@ -1309,7 +1419,8 @@ impl DpdkQueue {
         s.rx.store(l.rx, Ordering::Relaxed);
         s.tx.store(l.tx, Ordering::Relaxed);
         s.alloc_failures.store(l.alloc_failures, Ordering::Relaxed);
-        s.rx_multiseg_dropped.store(l.rx_multiseg_dropped, Ordering::Relaxed);
+        s.rx_multiseg_dropped
+            .store(l.rx_multiseg_dropped, Ordering::Relaxed);
     }
 }
 
@@ -1358,7 +1469,9 @@ impl PortQueue for DpdkQueue {
             }
             // SAFETY: scratch[..n] are valid mbufs we own; the PMD takes
             // ownership of the first `sent` of them, which we then forget.
-            let sent = unsafe { sys::pcscf_rte_eth_tx_burst(self.port, self.queue, self.scratch.as_mut_ptr(), n as u16) };
+            let sent = unsafe {
+                sys::pcscf_rte_eth_tx_burst(self.port, self.queue, self.scratch.as_mut_ptr(), n as u16)
+            };
             let sent = usize::from(sent).min(n);
             for m in pkts.drain(..sent) {
                 let _ = m.into_raw();

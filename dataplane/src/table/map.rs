@@ -244,6 +244,9 @@ impl<K, V, S> Drop for Shared<K, V, S> {
     }
 }
 
+/// Variance/auto-trait marker for [`LfMap`], which holds no data.
+type Marker<K, V, S> = fn() -> (K, V, S);
+
 /// Constructors for a lock-free map: a single [`MapWriter`] and cloneable
 /// [`MapReader`]s sharing one [`QsbrDomain`].
 ///
@@ -262,7 +265,7 @@ impl<K, V, S> Drop for Shared<K, V, S> {
 /// worker.quiescent();
 /// ```
 pub struct LfMap<K, V, S = DefaultHashBuilder> {
-    _never: PhantomData<fn() -> (K, V, S)>,
+    _never: PhantomData<Marker<K, V, S>>,
 }
 
 impl<K, V> LfMap<K, V, DefaultHashBuilder>

@@ -219,7 +219,7 @@ pub struct OfflineReader {
 /// one online reader. References obtained from tables under a guard borrow the
 /// reader, so they cannot be held across [`QsbrReader::quiescent`]:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0502
 /// use dataplane::table::{LfMap, QsbrDomain};
 /// let domain = QsbrDomain::new(1);
 /// let (mut w, r) = LfMap::<u32, u64>::with_capacity(&domain, 16);

@@ -34,13 +34,21 @@ fn sum_ne(bytes: &[u8]) -> u64 {
         acc0 += u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as u64;
         acc1 += u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) as u64;
     }
-    let rest = big.remainder();
-    // 0..=7 bytes left, aligned on an 8-byte boundary from the start, so a
-    // zero-padded 8-byte word keeps every byte in its 16-bit word position.
-    let mut tail = [0u8; 8];
-    tail[..rest.len()].copy_from_slice(rest);
-    acc0 += u32::from_ne_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
-    acc1 += u32::from_ne_bytes([tail[4], tail[5], tail[6], tail[7]]) as u64;
+    // 0..=7 bytes left, starting at an even offset, so each piece below keeps
+    // its bytes in their 16-bit word positions (an odd last byte is the high
+    // byte of a zero-padded word).
+    let mut rest = big.remainder();
+    if let [a, b, c, d, tail @ ..] = rest {
+        acc0 += u32::from_ne_bytes([*a, *b, *c, *d]) as u64;
+        rest = tail;
+    }
+    if let [a, b, tail @ ..] = rest {
+        acc1 += u16::from_ne_bytes([*a, *b]) as u64;
+        rest = tail;
+    }
+    if let [a] = rest {
+        acc1 += u16::from_ne_bytes([*a, 0]) as u64;
+    }
     acc0 + acc1
 }
 

@@ -357,7 +357,7 @@ impl Repr {
     /// [`Error::Malformed`] if the payload does not fit a 16-bit total length.
     #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let total = HEADER_LEN + self.payload_len;
+        let total = HEADER_LEN.saturating_add(self.payload_len);
         if total > u16::MAX as usize {
             return Err(Error::Malformed);
         }

@@ -635,7 +635,7 @@ impl HeadersRepr {
     pub fn emit_ip(&self, buf: &mut [u8], protocol: u8, l4_len: usize) -> Result<usize> {
         let l3 = self.l3_offset();
         let l4 = l3 + self.ip_header_len();
-        if buf.len() < l4 + l4_len {
+        if buf.len() < l4.saturating_add(l4_len) {
             return Err(Error::Truncated);
         }
         let ethertype = match (self.src, self.dst) {
@@ -680,7 +680,7 @@ impl HeadersRepr {
     /// length. Errors as [`HeadersRepr::emit_ip`].
     #[inline]
     pub fn emit_udp(&self, buf: &mut [u8], payload_len: usize) -> Result<usize> {
-        let l4 = self.emit_ip(buf, ip_proto::UDP, udp::HEADER_LEN + payload_len)?;
+        let l4 = self.emit_ip(buf, ip_proto::UDP, udp::HEADER_LEN.saturating_add(payload_len))?;
         let r = udp::Repr {
             src_port: self.src_port,
             dst_port: self.dst_port,
@@ -714,15 +714,15 @@ pub fn rewrite_udp_in_place(
     }
     let l3_off = p.l3_off as usize;
     let l4_off = p.l4_off as usize;
-    let udp_len = udp::HEADER_LEN + new_payload_len;
-    let new_len = l4_off + udp_len;
+    let udp_len = udp::HEADER_LEN.saturating_add(new_payload_len);
+    let new_len = l4_off.saturating_add(udp_len);
     if frame.len() < new_len || l4_off < l3_off {
         return Err(Error::Truncated);
     }
     let ip = &mut frame[l3_off..l4_off];
     match (p.l3, h.src, h.dst) {
         (L3::V4, IpAddr::V4(s), IpAddr::V4(d)) => {
-            let total = ip.len() + udp_len;
+            let total = ip.len().saturating_add(udp_len);
             if total > u16::MAX as usize {
                 return Err(Error::Malformed);
             }
@@ -746,7 +746,7 @@ pub fn rewrite_udp_in_place(
             let Some(ext_len) = ip.len().checked_sub(ipv6::HEADER_LEN) else {
                 return Err(Error::Truncated);
             };
-            let payload = ext_len + udp_len;
+            let payload = ext_len.saturating_add(udp_len);
             if payload > u16::MAX as usize {
                 return Err(Error::Malformed);
             }

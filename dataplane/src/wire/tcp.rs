@@ -314,7 +314,7 @@ impl Repr {
     /// `buf`, and fill the checksum. [`Error::Truncated`] if `buf` is short.
     #[inline]
     pub fn emit(&self, buf: &mut [u8], payload_len: usize, src: &IpAddr, dst: &IpAddr) -> Result<usize> {
-        let Some(seg) = buf.get_mut(..HEADER_LEN + payload_len) else {
+        let Some(seg) = buf.get_mut(..HEADER_LEN.saturating_add(payload_len)) else {
             return Err(Error::Truncated);
         };
         let mut p = Packet::new_unchecked(seg);

@@ -102,6 +102,38 @@ fn emit_udp_errors() {
     let mut big = vec![0u8; 70000];
     assert_eq!(h.emit_udp(&mut big, 65535 - 28 + 1), Err(Error::Malformed));
     assert_eq!(h.emit_udp(&mut big, 65535 - 28), Ok(42));
+    // Absurd lengths from a caller are errors, not overflows.
+    assert_eq!(h.emit_udp(&mut big, usize::MAX), Err(Error::Truncated));
+    assert_eq!(h.emit_ip(&mut big, 17, usize::MAX), Err(Error::Truncated));
+    let (a, d) = (h.src, h.dst);
+    let u = udp::Repr {
+        src_port: 1,
+        dst_port: 2,
+    };
+    assert_eq!(u.emit(&mut big, usize::MAX, &a, &d), Err(Error::Malformed));
+    let t = tcp::Repr {
+        src_port: 1,
+        dst_port: 2,
+        seq_number: 0,
+        ack_number: 0,
+        flags: 0,
+        window: 0,
+    };
+    assert_eq!(t.emit(&mut big, usize::MAX, &a, &d), Err(Error::Truncated));
+    let r4 = ipv4::Repr {
+        src_addr: Ipv4Addr::LOCALHOST,
+        dst_addr: Ipv4Addr::LOCALHOST,
+        protocol: 17,
+        payload_len: usize::MAX,
+        ttl: 1,
+    };
+    assert_eq!(r4.emit(&mut big), Err(Error::Malformed));
+    let mut f = UDP4_VLAN;
+    let p = parse_frame(&f, true).unwrap();
+    assert_eq!(
+        rewrite_udp_in_place(&mut f, &p, &h, usize::MAX),
+        Err(Error::Truncated)
+    );
 }
 
 #[test]

@@ -206,7 +206,7 @@ impl Repr {
     /// datagram does not fit a 16-bit length.
     #[inline]
     pub fn emit(&self, buf: &mut [u8], payload_len: usize, src: &IpAddr, dst: &IpAddr) -> Result<usize> {
-        let total = HEADER_LEN + payload_len;
+        let total = HEADER_LEN.saturating_add(payload_len);
         if total > u16::MAX as usize {
             return Err(Error::Malformed);
         }
