@@ -555,10 +555,19 @@ fn spis_quarantined_after_removal() {
     for spi in d.inbound_spis() {
         assert!(h.p.sets().spis().is_taken(spi));
     }
-    h.advance(Duration::from_secs(33));
+    // A new registration while the old SPIs are quarantined must not get them.
     let _ = h.ue(ue.unprotected(), &ue.initial());
     let _ = h.scscf(&ue.r401());
     for spi in d.inbound_spis() {
-        assert!(h.p.sets().by_spi(spi).is_none() || h.now > d.expires_at);
+        assert!(h.p.sets().by_spi(spi).is_none(), "quarantined SPI {spi:#x} was reused");
+        assert!(h.p.sets().spis().is_taken(spi), "SPI {spi:#x} left quarantine early");
+    }
+    // Well past 64*T1 the quarantine ends and the SPIs are free again.
+    h.advance(Duration::from_secs(600));
+    for spi in d.inbound_spis() {
+        assert!(
+            !h.p.sets().spis().is_taken(spi) || h.p.sets().by_spi(spi).is_some(),
+            "SPI {spi:#x} neither released nor in use after the quarantine"
+        );
     }
 }
