@@ -23,7 +23,12 @@ fn bench(c: &mut Criterion) {
         None => vec![1_000, 1_000_000],
     };
     for ues in sizes {
-        let o = DemoOptions { ues, seconds: 0.0, workers: 1, size: 400 };
+        let o = DemoOptions {
+            ues,
+            seconds: 0.0,
+            workers: 1,
+            size: 400,
+        };
         let cfg = demo::config(&o);
         let domain = QsbrDomain::new(2);
         let (mut w, r) = state::tables(&domain, cfg.table_capacity);
@@ -38,7 +43,8 @@ fn bench(c: &mut Criterion) {
             let frames: Vec<Vec<u8>> = (0..256)
                 .map(|k| {
                     let i = k * (ues / 256);
-                    let ue = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x0a40_0000u32 | (i as u32 + 2))), 5060);
+                    let ue =
+                        SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x0a40_0000u32 | (i as u32 + 2))), 5060);
                     let tel = format!("tel:+1555{i:07}");
                     let ppi = (k % 2 == 0).then_some(tel.as_str());
                     let msg = dataplane::testgen::message(ue, pcscf, ppi, i as u64, size);

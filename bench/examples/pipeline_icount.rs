@@ -14,9 +14,20 @@ use dataplane::state;
 use dataplane::table::QsbrDomain;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let size: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(400);
-    let o = DemoOptions { ues: 1000, seconds: 0.0, workers: 1, size };
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let size: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(400);
+    let o = DemoOptions {
+        ues: 1000,
+        seconds: 0.0,
+        workers: 1,
+        size,
+    };
     let cfg = demo::config(&o);
     let domain = QsbrDomain::new(2);
     let (mut w, r) = state::tables(&domain, cfg.table_capacity);

@@ -83,7 +83,9 @@ pub fn assert_identity_values<'a, 'v>(
     id: &'a Identity,
     random: u32,
 ) -> Option<&'a Impu> {
-    ppis.into_iter().find_map(|p| match_ppi(p, id)).or_else(|| default_impu(id, random))
+    ppis.into_iter()
+        .find_map(|p| match_ppi(p, id))
+        .or_else(|| default_impu(id, random))
 }
 
 /// [`assert_identity`] over every P-Preferred-Identity header of `msg` (the

@@ -32,7 +32,9 @@ pub fn response(
     extra: &[&str],
     out: &mut Vec<u8>,
 ) -> Result<(), ReplyError> {
-    let Some(method) = req.method() else { return Err(ReplyError::NotARequest) };
+    let Some(method) = req.method() else {
+        return Err(ReplyError::NotARequest);
+    };
     if method == crate::sip::Method::Ack {
         return Err(ReplyError::Ack);
     }
@@ -78,7 +80,10 @@ pub fn response(
 }
 
 fn has_tag(to: &[u8]) -> bool {
-    crate::sip::NameAddr::parse(to).ok().and_then(|n| n.tag()).is_some()
+    crate::sip::NameAddr::parse(to)
+        .ok()
+        .and_then(|n| n.tag())
+        .is_some()
 }
 
 #[cfg(test)]
@@ -97,9 +102,19 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn emit_403_copies_mandatory_headers_and_adds_to_tag() {
         let mut h = [Header::EMPTY; 32];
-        let Ok(Status::Complete(m)) = sip::parse(REQ, &mut h) else { panic!("parse") };
+        let Ok(Status::Complete(m)) = sip::parse(REQ, &mut h) else {
+            panic!("parse")
+        };
         let mut out = Vec::new();
-        response(&m, 403, "Forbidden", "pdp1", &["Warning: 399 pcscf \"unbound\""], &mut out).unwrap();
+        response(
+            &m,
+            403,
+            "Forbidden",
+            "pdp1",
+            &["Warning: 399 pcscf \"unbound\""],
+            &mut out,
+        )
+        .unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("SIP/2.0 403 Forbidden\r\n"), "{s}");
         assert!(s.contains("Via: SIP/2.0/UDP 10.77.0.2:5061;branch=z9hG4bK-1\r\n"));
@@ -108,19 +123,35 @@ Content-Length: 0\r\n\r\n";
         assert!(s.contains("Warning: 399 pcscf \"unbound\"\r\n"));
         assert!(s.ends_with("Content-Length: 0\r\n\r\n"));
         let mut h2 = [Header::EMPTY; 32];
-        assert!(matches!(sip::parse(s.as_bytes(), &mut h2), Ok(Status::Complete(_))));
+        assert!(matches!(
+            sip::parse(s.as_bytes(), &mut h2),
+            Ok(Status::Complete(_))
+        ));
     }
 
     #[test]
     fn missing_header_and_ack_are_refused() {
         let mut h = [Header::EMPTY; 32];
-        let req = b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n";
-        let Ok(Status::Complete(m)) = sip::parse(req, &mut h) else { panic!("parse") };
-        assert_eq!(response(&m, 403, "Forbidden", "t", &[], &mut Vec::new()), Err(ReplyError::MissingHeader));
-        let ack = String::from_utf8_lossy(REQ).replace("MESSAGE sip", "ACK sip").replace("7 MESSAGE", "7 ACK");
+        let req =
+            b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n";
+        let Ok(Status::Complete(m)) = sip::parse(req, &mut h) else {
+            panic!("parse")
+        };
+        assert_eq!(
+            response(&m, 403, "Forbidden", "t", &[], &mut Vec::new()),
+            Err(ReplyError::MissingHeader)
+        );
+        let ack = String::from_utf8_lossy(REQ)
+            .replace("MESSAGE sip", "ACK sip")
+            .replace("7 MESSAGE", "7 ACK");
         let ack = ack.into_bytes();
         let mut h = [Header::EMPTY; 32];
-        let Ok(Status::Complete(m)) = sip::parse(&ack, &mut h) else { panic!("parse ack") };
-        assert_eq!(response(&m, 403, "Forbidden", "t", &[], &mut Vec::new()), Err(ReplyError::Ack));
+        let Ok(Status::Complete(m)) = sip::parse(&ack, &mut h) else {
+            panic!("parse ack")
+        };
+        assert_eq!(
+            response(&m, 403, "Forbidden", "t", &[], &mut Vec::new()),
+            Err(ReplyError::Ack)
+        );
     }
 }

@@ -40,8 +40,13 @@ impl Impu {
     /// (without angle brackets).
     pub fn new(uri: &str) -> Self {
         let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
-        let pai_line = format!("P-Asserted-Identity: <{uri}>\r\n").into_bytes().into_boxed_slice();
-        Impu { uri: uri.into(), pai_line }
+        let pai_line = format!("P-Asserted-Identity: <{uri}>\r\n")
+            .into_bytes()
+            .into_boxed_slice();
+        Impu {
+            uri: uri.into(),
+            pai_line,
+        }
     }
 
     /// The URI.
@@ -116,9 +121,14 @@ impl IntegAlg {
 
     /// Parse an Annex H token (case-insensitive).
     pub fn from_name(s: &str) -> Option<Self> {
-        [IntegAlg::HmacSha196, IntegAlg::HmacMd596, IntegAlg::AesGmac, IntegAlg::Null]
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(s))
+        [
+            IntegAlg::HmacSha196,
+            IntegAlg::HmacMd596,
+            IntegAlg::AesGmac,
+            IntegAlg::Null,
+        ]
+        .into_iter()
+        .find(|a| a.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -145,6 +155,8 @@ impl EncrAlg {
 
     /// Parse an Annex H token (case-insensitive).
     pub fn from_name(s: &str) -> Option<Self> {
-        [EncrAlg::Null, EncrAlg::AesCbc, EncrAlg::AesGcm].into_iter().find(|a| a.name().eq_ignore_ascii_case(s))
+        [EncrAlg::Null, EncrAlg::AesCbc, EncrAlg::AesGcm]
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
     }
 }

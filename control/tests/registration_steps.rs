@@ -559,8 +559,14 @@ fn spis_quarantined_after_removal() {
     let _ = h.ue(ue.unprotected(), &ue.initial());
     let _ = h.scscf(&ue.r401());
     for spi in d.inbound_spis() {
-        assert!(h.p.sets().by_spi(spi).is_none(), "quarantined SPI {spi:#x} was reused");
-        assert!(h.p.sets().spis().is_taken(spi), "SPI {spi:#x} left quarantine early");
+        assert!(
+            h.p.sets().by_spi(spi).is_none(),
+            "quarantined SPI {spi:#x} was reused"
+        );
+        assert!(
+            h.p.sets().spis().is_taken(spi),
+            "SPI {spi:#x} left quarantine early"
+        );
     }
     // Well past 64*T1 the quarantine ends and the SPIs are free again.
     h.advance(Duration::from_secs(600));

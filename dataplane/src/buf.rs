@@ -122,20 +122,31 @@ impl Default for PacketBuf {
 
 impl core::fmt::Debug for PacketBuf {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PacketBuf").field("head", &self.head).field("len", &self.len).finish()
+        f.debug_struct("PacketBuf")
+            .field("head", &self.head)
+            .field("len", &self.len)
+            .finish()
     }
 }
 
 impl Clone for PacketBuf {
     fn clone(&self) -> Self {
-        PacketBuf { storage: self.storage.clone(), head: self.head, len: self.len }
+        PacketBuf {
+            storage: self.storage.clone(),
+            head: self.head,
+            len: self.len,
+        }
     }
 }
 
 impl PacketBuf {
     /// An empty buffer with the default headroom.
     pub fn new() -> Self {
-        PacketBuf { storage: Box::new([0u8; BUF_CAPACITY]), head: HEADROOM as u16, len: 0 }
+        PacketBuf {
+            storage: Box::new([0u8; BUF_CAPACITY]),
+            head: HEADROOM as u16,
+            len: 0,
+        }
     }
 
     /// A buffer holding a copy of `frame`, or `None` when the frame is larger

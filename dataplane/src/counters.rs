@@ -140,7 +140,14 @@ pub struct LocalCounters {
 
 impl Default for LocalCounters {
     fn default() -> Self {
-        LocalCounters { rx: 0, tx: 0, exceptions: 0, asserted: 0, responses: 0, drops: [0; DropReason::COUNT] }
+        LocalCounters {
+            rx: 0,
+            tx: 0,
+            exceptions: 0,
+            asserted: 0,
+            responses: 0,
+            drops: [0; DropReason::COUNT],
+        }
     }
 }
 
@@ -249,8 +256,10 @@ mod tests {
 
     #[test]
     fn publish_and_snapshot() {
-        let mut l = LocalCounters::default();
-        l.rx = 3;
+        let mut l = LocalCounters {
+            rx: 3,
+            ..Default::default()
+        };
         l.drop(DropReason::NotSip);
         let w = WorkerCounters::default();
         w.publish(&l);

@@ -76,9 +76,19 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<PcapRecord>, PcapError> {
             return Err(PcapError::Corrupt { index });
         }
         let start = off + 16;
-        let data = bytes.get(start..start + incl as usize).ok_or(PcapError::Corrupt { index })?;
-        let ts_ns = u64::from(sec) * 1_000_000_000 + if nanos { u64::from(frac) } else { u64::from(frac) * 1000 };
-        out.push(PcapRecord { ts_ns, data: data.to_vec() });
+        let data = bytes
+            .get(start..start + incl as usize)
+            .ok_or(PcapError::Corrupt { index })?;
+        let ts_ns = u64::from(sec) * 1_000_000_000
+            + if nanos {
+                u64::from(frac)
+            } else {
+                u64::from(frac) * 1000
+            };
+        out.push(PcapRecord {
+            ts_ns,
+            data: data.to_vec(),
+        });
         off = start + incl as usize;
     }
     Ok(out)

@@ -104,7 +104,11 @@ fn eq_ic(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn method_of(m: &[u8]) -> Option<Method> {
-    if m.is_empty() || !m.iter().all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(c)) {
+    if m.is_empty()
+        || !m
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(c))
+    {
         return None;
     }
     Some(match m {
@@ -126,7 +130,9 @@ fn parse_start(line: &[u8]) -> Option<StartLine> {
             return None;
         }
         let code = u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0');
-        return (100..=699).contains(&code).then_some(StartLine::Response { code });
+        return (100..=699)
+            .contains(&code)
+            .then_some(StartLine::Response { code });
     }
     let sp1 = memchr::memchr(b' ', line)?;
     let method = method_of(&line[..sp1])?;
@@ -134,7 +140,10 @@ fn parse_start(line: &[u8]) -> Option<StartLine> {
     if &line[sp2 + 1..] != b"SIP/2.0" || sp2 == sp1 + 1 {
         return None;
     }
-    Some(StartLine::Request { method, uri: (sp1 + 1, sp2) })
+    Some(StartLine::Request {
+        method,
+        uri: (sp1 + 1, sp2),
+    })
 }
 
 fn trim_ws(p: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
@@ -194,7 +203,9 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
     let mut lines = 0usize;
     // One pass of the SIMD line finder over the whole header block, instead
     // of a fresh search per line.
-    let mut nls = memchr::memchr_iter(b'\n', &p[headers_start..]).map(|i| i + headers_start).peekable();
+    let mut nls = memchr::memchr_iter(b'\n', &p[headers_start..])
+        .map(|i| i + headers_start)
+        .peekable();
     loop {
         let nl = nls.next().ok_or(DropReason::SipMalformed)?;
         if nl == pos || p[nl - 1] != b'\r' {
@@ -222,13 +233,22 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
             end = nl2 + 1;
         }
         // Header names are short: a plain scan beats a SIMD search here.
-        let colon = pos + p[pos..value_end].iter().position(|&c| c == b':').ok_or(DropReason::SipMalformed)?;
+        let colon = pos
+            + p[pos..value_end]
+                .iter()
+                .position(|&c| c == b':')
+                .ok_or(DropReason::SipMalformed)?;
         let (ns, ne) = trim_ws(p, pos, colon);
         if ns != pos || ne == ns {
             return Err(DropReason::SipMalformed);
         }
         let (vs, ve) = trim_ws(p, colon + 1, value_end);
-        let line = Line { start: pos, value: vs, value_end: ve, end };
+        let line = Line {
+            start: pos,
+            value: vs,
+            value_end: ve,
+            end,
+        };
         let name = &p[ns..ne];
         match name.len() {
             1 => match name[0].to_ascii_lowercase() {
@@ -362,18 +382,28 @@ hello";
     #[test]
     fn parse_message_request() {
         let s = scan(MESSAGE).unwrap();
-        assert!(matches!(s.start, StartLine::Request { method: Method::Other, .. }));
+        assert!(matches!(
+            s.start,
+            StartLine::Request {
+                method: Method::Other,
+                ..
+            }
+        ));
         if let StartLine::Request { uri, .. } = s.start {
             assert_eq!(&MESSAGE[uri.0..uri.1], b"sip:bob@ims.example");
         }
-        assert_eq!(s.top_via.unwrap().value(MESSAGE), b"SIP/2.0/UDP 10.77.0.2:5061;branch=z9hG4bK-1");
+        assert_eq!(
+            s.top_via.unwrap().value(MESSAGE),
+            b"SIP/2.0/UDP 10.77.0.2:5061;branch=z9hG4bK-1"
+        );
         assert_eq!(s.ppi.len(), 1);
         assert_eq!(s.ppi[0].value(MESSAGE), b"<sip:alice@ims.example>");
         assert_eq!(s.pai.len(), 1);
         assert_eq!(s.max_forwards.unwrap().value(MESSAGE), b"70");
         assert!(!s.to_tag);
         assert_eq!(&MESSAGE[s.body_start..s.msg_len], b"hello");
-        let bye = String::from_utf8_lossy(MESSAGE).replace("To: <sip:bob@ims.example>", "To: <sip:bob@ims.example>;tag=x");
+        let bye = String::from_utf8_lossy(MESSAGE)
+            .replace("To: <sip:bob@ims.example>", "To: <sip:bob@ims.example>;tag=x");
         assert!(scan(bye.as_bytes()).unwrap().to_tag, "long-form To with a tag");
     }
 
@@ -413,7 +443,12 @@ hello";
             b"OPTIONS sip:x SIP/2.0\r\nMax-Forwards: 1\r\nMax-Forwards: 2\r\n\r\n",
             b"OPTIONS sip:x SIP/2.0\r\n : x\r\n\r\n",
         ] {
-            assert_eq!(scan(m).err(), Some(DropReason::SipMalformed), "{}", String::from_utf8_lossy(m));
+            assert_eq!(
+                scan(m).err(),
+                Some(DropReason::SipMalformed),
+                "{}",
+                String::from_utf8_lossy(m)
+            );
         }
     }
 

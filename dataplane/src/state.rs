@@ -121,8 +121,21 @@ pub fn tables(domain: &QsbrDomain, capacity: usize) -> (TableWriters, TableReade
     let (sa_in, r_si) = LfMap::with_capacity(domain, capacity);
     let (sa_out, r_so) = LfMap::with_capacity(domain, capacity);
     (
-        TableWriters { sa_in, sa_out, sets: HashMap::new(), by_ip, by_ip_port, contacts },
-        TableReaders { sa_in: r_si, sa_out: r_so, by_ip: r_ip, by_ip_port: r_ipp, contacts: r_c },
+        TableWriters {
+            sa_in,
+            sa_out,
+            sets: HashMap::new(),
+            by_ip,
+            by_ip_port,
+            contacts,
+        },
+        TableReaders {
+            sa_in: r_si,
+            sa_out: r_so,
+            by_ip: r_ip,
+            by_ip_port: r_ipp,
+            contacts: r_c,
+        },
     )
 }
 
@@ -135,7 +148,12 @@ impl TableWriters {
                 self.by_ip.insert(ip, Binding { identity });
             }
             BindingKey::IpPort(ip, port, t) => {
-                self.by_ip_port.insert((ip, port, t), Binding { identity: identity.clone() });
+                self.by_ip_port.insert(
+                    (ip, port, t),
+                    Binding {
+                        identity: identity.clone(),
+                    },
+                );
                 self.contacts.insert((ip, port), Binding { identity });
             }
         }
@@ -168,12 +186,26 @@ impl TableWriters {
         let err = |e: &dyn std::fmt::Display| InstallError::Crypto(d.id.0, e.to_string());
         let [sa1, sa2, sa3, sa4] = &d.sas;
         let in1 = Arc::new(
-            InboundSa::with_window(sa1.spi, &d.keys, sa1.src.port(), sa1.dst.port(), allow_md5, window)
-                .map_err(|e| err(&e))?,
+            InboundSa::with_window(
+                sa1.spi,
+                &d.keys,
+                sa1.src.port(),
+                sa1.dst.port(),
+                allow_md5,
+                window,
+            )
+            .map_err(|e| err(&e))?,
         );
         let in4 = Arc::new(
-            InboundSa::with_window(sa4.spi, &d.keys, sa4.src.port(), sa4.dst.port(), allow_md5, window)
-                .map_err(|e| err(&e))?,
+            InboundSa::with_window(
+                sa4.spi,
+                &d.keys,
+                sa4.src.port(),
+                sa4.dst.port(),
+                allow_md5,
+                window,
+            )
+            .map_err(|e| err(&e))?,
         );
         let out2 = Arc::new(OutboundSa::new(sa2.spi, &d.keys, allow_md5).map_err(|e| err(&e))?);
         let out3 = Arc::new(OutboundSa::new(sa3.spi, &d.keys, allow_md5).map_err(|e| err(&e))?);
@@ -191,16 +223,39 @@ impl TableWriters {
         for (spi, sa) in [(sa1.spi, &in1), (sa4.spi, &in4)] {
             self.sa_in.insert(
                 spi,
-                InboundEntry { sa: sa.clone(), set: d.id, identity: identity.clone(), reported: reported.clone() },
+                InboundEntry {
+                    sa: sa.clone(),
+                    set: d.id,
+                    identity: identity.clone(),
+                    reported: reported.clone(),
+                },
             );
         }
         let k2 = (sa2.dst.ip(), sa2.dst.port());
         let k3 = (sa3.dst.ip(), sa3.dst.port());
-        self.sa_out.insert(k2, OutboundEntry { sa: out2, src_port: sa2.src.port(), set: d.id });
-        self.sa_out.insert(k3, OutboundEntry { sa: out3, src_port: sa3.src.port(), set: d.id });
+        self.sa_out.insert(
+            k2,
+            OutboundEntry {
+                sa: out2,
+                src_port: sa2.src.port(),
+                set: d.id,
+            },
+        );
+        self.sa_out.insert(
+            k3,
+            OutboundEntry {
+                sa: out3,
+                src_port: sa3.src.port(),
+                set: d.id,
+            },
+        );
         self.sets.insert(
             d.id,
-            SetRecord { inbound: [(sa1.spi, in1), (sa4.spi, in4)], outbound: [k2, k3], reported },
+            SetRecord {
+                inbound: [(sa1.spi, in1), (sa4.spi, in4)],
+                outbound: [k2, k3],
+                reported,
+            },
         );
         Ok(())
     }
@@ -211,7 +266,12 @@ impl TableWriters {
         for (spi, sa) in &r.inbound {
             self.sa_in.insert(
                 *spi,
-                InboundEntry { sa: sa.clone(), set, identity: Some(identity.clone()), reported: r.reported.clone() },
+                InboundEntry {
+                    sa: sa.clone(),
+                    set,
+                    identity: Some(identity.clone()),
+                    reported: r.reported.clone(),
+                },
             );
         }
     }
@@ -253,14 +313,18 @@ impl TableReaders {
     /// first, then the IP-only entry.
     #[inline]
     pub fn sender<'a>(&'a self, g: &Guard<'a>, ip: IpAddr, port: u16, t: Transport) -> Option<&'a Binding> {
-        self.by_ip_port.get(g, &(ip, port, t)).or_else(|| self.by_ip.get(g, &ip))
+        self.by_ip_port
+            .get(g, &(ip, port, t))
+            .or_else(|| self.by_ip.get(g, &ip))
     }
 
     /// The registered contact at (ip, port), falling back to an IP-only
     /// binding.
     #[inline]
     pub fn contact<'a>(&'a self, g: &Guard<'a>, ip: IpAddr, port: u16) -> Option<&'a Binding> {
-        self.contacts.get(g, &(ip, port)).or_else(|| self.by_ip.get(g, &ip))
+        self.contacts
+            .get(g, &(ip, port))
+            .or_else(|| self.by_ip.get(g, &ip))
     }
 }
 
@@ -288,6 +352,9 @@ mod tests {
         w.unbind(BindingKey::IpPort(ip, 5061, Transport::Udp));
         w.publish();
         let g = rd.guard();
-        assert_eq!(&*r.sender(&g, ip, 5061, Transport::Udp).unwrap().identity.impi, "a@x");
+        assert_eq!(
+            &*r.sender(&g, ip, 5061, Transport::Udp).unwrap().identity.impi,
+            "a@x"
+        );
     }
 }

@@ -7,7 +7,13 @@ use std::net::SocketAddr;
 use crate::wire::{HeadersRepr, MacAddr};
 
 /// An Ethernet/IP/UDP frame carrying `payload`, with correct checksums.
-pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+pub fn udp_frame(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: &[u8],
+) -> Vec<u8> {
     let h = HeadersRepr {
         eth_src: MacAddr(src_mac),
         eth_dst: MacAddr(dst_mac),

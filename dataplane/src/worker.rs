@@ -105,7 +105,13 @@ pub fn run<Q: PortQueue>(mut w: WorkerSetup<Q>) {
                         Verdict::Forward(Side::Access) => tx_access.push(b),
                         Verdict::Forward(Side::Core) => tx_core.push(b),
                         Verdict::Exception(kind) => {
-                            let ex = Exception { buf: Some(b), spi: st.arrival_spi, from: side, kind, at: now };
+                            let ex = Exception {
+                                buf: Some(b),
+                                spi: st.arrival_spi,
+                                from: side,
+                                kind,
+                                at: now,
+                            };
                             match w.exceptions.push(ex) {
                                 Ok(()) => st.counters.exceptions += 1,
                                 Err(_) => st.counters.drop(DropReason::ExceptionQueueFull),
@@ -115,7 +121,13 @@ pub fn run<Q: PortQueue>(mut w: WorkerSetup<Q>) {
                     }
                     if let Some(set) = st.first_use.take() {
                         let kind = ExceptionKind::SaFirstUse(set);
-                        let ex = Exception { buf: None, spi: st.arrival_spi, from: side, kind, at: now };
+                        let ex = Exception {
+                            buf: None,
+                            spi: st.arrival_spi,
+                            from: side,
+                            kind,
+                            at: now,
+                        };
                         match w.exceptions.push(ex) {
                             Ok(()) => st.counters.exceptions += 1,
                             Err(_) => st.counters.drop(DropReason::ExceptionQueueFull),

@@ -97,11 +97,30 @@ enum ProfileCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Run { config, duration, json } => run(&config, duration, json),
-        Cmd::Demo { ues, seconds, workers, size, json } => demo(ues, seconds, workers, size, json),
-        Cmd::Profile { cmd: ProfileCmd::Check { file } } => profile_check(&file),
-        Cmd::Profile { cmd: ProfileCmd::Show { files } } => profile_show(&files),
-        Cmd::Esp { dir, sa, input, output } => esp(&dir, &sa, &input, &output),
+        Cmd::Run {
+            config,
+            duration,
+            json,
+        } => run(&config, duration, json),
+        Cmd::Demo {
+            ues,
+            seconds,
+            workers,
+            size,
+            json,
+        } => demo(ues, seconds, workers, size, json),
+        Cmd::Profile {
+            cmd: ProfileCmd::Check { file },
+        } => profile_check(&file),
+        Cmd::Profile {
+            cmd: ProfileCmd::Show { files },
+        } => profile_show(&files),
+        Cmd::Esp {
+            dir,
+            sa,
+            input,
+            output,
+        } => esp(&dir, &sa, &input, &output),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,12 +138,20 @@ fn demo(ues: usize, seconds: f64, workers: usize, size: usize, json: bool) -> Re
     if !(200..=1400).contains(&size) {
         return Err("--size must be within 200..=1400".into());
     }
-    let o = dataplane::demo::DemoOptions { ues, seconds, workers, size };
+    let o = dataplane::demo::DemoOptions {
+        ues,
+        seconds,
+        workers,
+        size,
+    };
     let r = dataplane::demo::run(&o)?;
     if json {
         println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
     } else {
-        println!("pcscf-dp demo: {} bound UEs, {}-byte MESSAGEs, {} worker(s)", r.ues, r.message_bytes, workers);
+        println!(
+            "pcscf-dp demo: {} bound UEs, {}-byte MESSAGEs, {} worker(s)",
+            r.ues, r.message_bytes, workers
+        );
         print!("{}", r.dataplane.human());
         let t = &r.traffic;
         println!(
@@ -143,9 +170,24 @@ fn run(path: &std::path::Path, duration: Option<f64>, json: bool) -> Result<(), 
             let cp = af_packet::open("core", c, cfg.workers).map_err(|e| e.to_string())?;
             serve(&cfg, ap, cp, duration, json)
         }
-        (PortBackend::Pcap { input: ai, output: ao }, PortBackend::Pcap { input: ci, output: co }) => {
-            let ap = pcap::open("access", cfg.access.mac, ai.as_deref(), ao.as_deref(), cfg.workers)
-                .map_err(|e| e.to_string())?;
+        (
+            PortBackend::Pcap {
+                input: ai,
+                output: ao,
+            },
+            PortBackend::Pcap {
+                input: ci,
+                output: co,
+            },
+        ) => {
+            let ap = pcap::open(
+                "access",
+                cfg.access.mac,
+                ai.as_deref(),
+                ao.as_deref(),
+                cfg.workers,
+            )
+            .map_err(|e| e.to_string())?;
             let cp = pcap::open("core", cfg.core.mac, ci.as_deref(), co.as_deref(), cfg.workers)
                 .map_err(|e| e.to_string())?;
             serve(&cfg, ap, cp, duration.or(Some(1.0)), json)
@@ -155,7 +197,10 @@ fn run(path: &std::path::Path, duration: Option<f64>, json: bool) -> Result<(), 
             "{}: backend `mem` has no outside peer; use `pcscf-dp demo` (or af_packet, pcap, dpdk)",
             path.display()
         )),
-        _ => Err(format!("{}: access and core must use the same backend", path.display())),
+        _ => Err(format!(
+            "{}: access and core must use the same backend",
+            path.display()
+        )),
     }
 }
 
@@ -173,7 +218,17 @@ fn serve_dpdk<Q: dataplane::port::PortQueue>(
     json: bool,
     on_start: Option<fn(usize)>,
 ) -> Result<(), String> {
-    serve_with(cfg, a, c, duration, json, RunOptions { idle_yield_after: 0, on_worker_start: on_start })
+    serve_with(
+        cfg,
+        a,
+        c,
+        duration,
+        json,
+        RunOptions {
+            idle_yield_after: 0,
+            on_worker_start: on_start,
+        },
+    )
 }
 
 #[cfg(not(feature = "dpdk"))]
@@ -189,7 +244,17 @@ fn serve<Q: dataplane::port::PortQueue>(
     json: bool,
 ) -> Result<(), String> {
     // Kernel-socket ports: yield when idle so that a small machine stays usable.
-    serve_with(cfg, a, c, duration, json, RunOptions { idle_yield_after: 1024, on_worker_start: None })
+    serve_with(
+        cfg,
+        a,
+        c,
+        duration,
+        json,
+        RunOptions {
+            idle_yield_after: 1024,
+            on_worker_start: None,
+        },
+    )
 }
 
 fn serve_with<Q: dataplane::port::PortQueue>(
@@ -203,7 +268,8 @@ fn serve_with<Q: dataplane::port::PortQueue>(
     let running = app::start(cfg, a, c, &opts)?;
     let stop = running.stop_flag();
     let s2 = stop.clone();
-    ctrlc::set_handler(move || s2.store(true, Ordering::Relaxed)).map_err(|e| format!("signal handler: {e}"))?;
+    ctrlc::set_handler(move || s2.store(true, Ordering::Relaxed))
+        .map_err(|e| format!("signal handler: {e}"))?;
     eprintln!("pcscf-dp: running with {} worker(s); Ctrl-C stops", cfg.workers);
     let start = Instant::now();
     let mut last_stats = Instant::now();
@@ -215,7 +281,14 @@ fn serve_with<Q: dataplane::port::PortQueue>(
         }
         if cfg.stats_interval_s > 0 && last_stats.elapsed().as_secs() >= cfg.stats_interval_s {
             let t = running.totals();
-            eprintln!("pcscf-dp: rx {} tx {} asserted {} exceptions {} drops {}", t.rx, t.tx, t.asserted, t.exceptions, t.total_drops());
+            eprintln!(
+                "pcscf-dp: rx {} tx {} asserted {} exceptions {} drops {}",
+                t.rx,
+                t.tx,
+                t.asserted,
+                t.exceptions,
+                t.total_drops()
+            );
             last_stats = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -254,9 +327,18 @@ fn profile_show(_: &[String]) -> Result<(), String> {
     Err("`profile show` asks DPDK about the ports: build with `--features dpdk` (see docs/dpdk.md)".into())
 }
 
-fn esp(dir: &str, sa: &std::path::Path, input: &std::path::Path, output: &std::path::Path) -> Result<(), String> {
+fn esp(
+    dir: &str,
+    sa: &std::path::Path,
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> Result<(), String> {
     use dataplane::esp::tool::{pcap_transform, Direction, SaFile};
-    let d = if dir == "encap" { Direction::Encap } else { Direction::Decap };
+    let d = if dir == "encap" {
+        Direction::Encap
+    } else {
+        Direction::Decap
+    };
     let sa_text = std::fs::read_to_string(sa).map_err(|e| format!("{}: {e}", sa.display()))?;
     let sa = SaFile::from_json(&sa_text).map_err(|e| e.to_string())?;
     let inp = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;

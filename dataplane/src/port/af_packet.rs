@@ -28,14 +28,20 @@ pub struct AfPacketQueue {
 }
 
 fn os_err(what: String) -> PortError {
-    PortError::Io { what, source: std::io::Error::last_os_error() }
+    PortError::Io {
+        what,
+        source: std::io::Error::last_os_error(),
+    }
 }
 
 fn read_sys(iface: &str, attr: &str) -> Result<String, PortError> {
     let p = format!("/sys/class/net/{iface}/{attr}");
     std::fs::read_to_string(&p)
         .map(|s| s.trim().to_string())
-        .map_err(|source| PortError::Io { what: format!("interface {iface}: read {p}"), source })
+        .map_err(|source| PortError::Io {
+            what: format!("interface {iface}: read {p}"),
+            source,
+        })
 }
 
 /// Parse `aa:bb:cc:dd:ee:ff`.
@@ -52,9 +58,17 @@ fn open_socket(iface: &str, ifindex: i32, rx: bool, fanout: Option<u16>) -> Resu
     let proto = if rx { ETH_P_ALL.to_be() } else { 0 };
     // SAFETY: plain socket(2) call with constant arguments; the result is
     // checked before use and wrapped in an OwnedFd that closes it.
-    let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, i32::from(proto)) };
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK,
+            i32::from(proto),
+        )
+    };
     if raw < 0 {
-        return Err(os_err(format!("interface {iface}: socket(AF_PACKET) (needs root or CAP_NET_RAW)")));
+        return Err(os_err(format!(
+            "interface {iface}: socket(AF_PACKET) (needs root or CAP_NET_RAW)"
+        )));
     }
     // SAFETY: `raw` is a fresh, valid descriptor owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -102,7 +116,11 @@ fn open_socket(iface: &str, ifindex: i32, rx: bool, fanout: Option<u16>) -> Resu
             return Err(os_err(format!("interface {iface}: PACKET_FANOUT")));
         }
     }
-    Ok(AfPacketQueue { fd, ifindex, rx_enabled: rx })
+    Ok(AfPacketQueue {
+        fd,
+        ifindex,
+        rx_enabled: rx,
+    })
 }
 
 /// Open interface `iface` with one socket per worker plus a TX-only socket
@@ -121,7 +139,11 @@ pub fn open(name: &str, iface: &str, workers: usize) -> Result<OpenedPort<AfPack
     }
     let control_queue = open_socket(iface, ifindex, false, None)?;
     Ok(OpenedPort {
-        info: PortInfo { name: name.to_string(), mac, mtu: mtu.min(crate::buf::MAX_FRAME - 18) },
+        info: PortInfo {
+            name: name.to_string(),
+            mac,
+            mtu: mtu.min(crate::buf::MAX_FRAME - 18),
+        },
         worker_queues,
         control_queue,
     })

@@ -44,25 +44,51 @@ pub struct MemPeer {
 
 /// Build a mem link with `workers` queue pairs and a control TX queue, each
 /// ring `depth` frames deep, and a pool of `pool_size` buffers.
-pub fn link(name: &str, mac: [u8; 6], workers: usize, depth: usize, pool_size: usize) -> (OpenedPort<MemQueue>, MemPeer) {
+pub fn link(
+    name: &str,
+    mac: [u8; 6],
+    workers: usize,
+    depth: usize,
+    pool_size: usize,
+) -> (OpenedPort<MemQueue>, MemPeer) {
     let pool = Arc::new(BufPool::new(pool_size, pool_size));
     let ring = || Arc::new(ArrayQueue::new(depth.max(1)));
     let mut wq = Vec::with_capacity(workers);
     let mut pq = Vec::with_capacity(workers);
     for _ in 0..workers {
         let (rx, tx) = (ring(), ring());
-        wq.push(MemQueue { rx: Some(rx.clone()), tx: tx.clone(), pool: pool.clone() });
-        pq.push(MemPeerQueue { to_dp: Some(rx), from_dp: tx, pool: pool.clone() });
+        wq.push(MemQueue {
+            rx: Some(rx.clone()),
+            tx: tx.clone(),
+            pool: pool.clone(),
+        });
+        pq.push(MemPeerQueue {
+            to_dp: Some(rx),
+            from_dp: tx,
+            pool: pool.clone(),
+        });
     }
     let ctl = ring();
     let port = OpenedPort {
-        info: PortInfo { name: name.to_string(), mac, mtu: 1500 },
+        info: PortInfo {
+            name: name.to_string(),
+            mac,
+            mtu: 1500,
+        },
         worker_queues: wq,
-        control_queue: MemQueue { rx: None, tx: ctl.clone(), pool: pool.clone() },
+        control_queue: MemQueue {
+            rx: None,
+            tx: ctl.clone(),
+            pool: pool.clone(),
+        },
     };
     let peer = MemPeer {
         queues: pq,
-        control: MemPeerQueue { to_dp: None, from_dp: ctl, pool: pool.clone() },
+        control: MemPeerQueue {
+            to_dp: None,
+            from_dp: ctl,
+            pool: pool.clone(),
+        },
         pool,
     };
     (port, peer)

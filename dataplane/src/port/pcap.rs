@@ -44,8 +44,10 @@ pub fn open(
     };
     let writer = match output {
         Some(p) => {
-            let f = File::create(p)
-                .map_err(|source| PortError::Io { what: format!("create {}", p.display()), source })?;
+            let f = File::create(p).map_err(|source| PortError::Io {
+                what: format!("create {}", p.display()),
+                source,
+            })?;
             Some(
                 PcapWriter::new(BufWriter::new(f))
                     .map_err(|e| PortError::Config(format!("pcap port {name}: {}: {e}", p.display())))?,
@@ -57,12 +59,24 @@ pub fn open(
     let mut queues = Vec::with_capacity(workers);
     let mut first = Some(frames);
     for _ in 0..workers.max(1) {
-        queues.push(PcapQueue { input: first.take().unwrap_or_default(), out: out.clone(), ts_ns: 0 });
+        queues.push(PcapQueue {
+            input: first.take().unwrap_or_default(),
+            out: out.clone(),
+            ts_ns: 0,
+        });
     }
     Ok(OpenedPort {
-        info: PortInfo { name: name.to_string(), mac, mtu: 1500 },
+        info: PortInfo {
+            name: name.to_string(),
+            mac,
+            mtu: 1500,
+        },
         worker_queues: queues,
-        control_queue: PcapQueue { input: VecDeque::new(), out, ts_ns: 0 },
+        control_queue: PcapQueue {
+            input: VecDeque::new(),
+            out,
+            ts_ns: 0,
+        },
     })
 }
 
@@ -145,11 +159,10 @@ mod tests {
         let mut c = vec![PacketBuf::from_slice(b"ctl").unwrap()];
         assert_eq!(p.control_queue.tx_burst(&mut c), 1);
         let got = pcapfile::read_file(&outp).unwrap();
-        assert_eq!(got.iter().map(|r| r.data.clone()).collect::<Vec<_>>(), vec![
-            b"frame-1".to_vec(),
-            b"frame-2".to_vec(),
-            b"ctl".to_vec()
-        ]);
+        assert_eq!(
+            got.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+            vec![b"frame-1".to_vec(), b"frame-2".to_vec(), b"ctl".to_vec()]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
