@@ -68,6 +68,18 @@ pub struct Report {
     pub control_register_responses: u64,
     /// Control thread: frames sent.
     pub control_tx: u64,
+    /// Control thread (registrar): messages sent toward UEs without protection.
+    pub control_ue_unprotected: u64,
+    /// Control thread (registrar): messages sent toward UEs over an SA.
+    pub control_ue_protected: u64,
+    /// Control thread (registrar): SA sets installed.
+    pub control_sa_sets_installed: u64,
+    /// Control thread (registrar): SA sets removed.
+    pub control_sa_sets_removed: u64,
+    /// Control thread: first-use reports of new SA sets.
+    pub control_sets_first_used: u64,
+    /// The registrar's counters (empty without `[registrar]`).
+    pub registrar: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl Report {
@@ -77,7 +89,10 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(s, "ran {:.2} s", self.seconds);
         for w in &self.workers {
-            let core = w.core.map(|c| format!("core {c}")).unwrap_or_else(|| "unpinned".into());
+            let core = w
+                .core
+                .map(|c| format!("core {c}"))
+                .unwrap_or_else(|| "unpinned".into());
             let _ = writeln!(
                 s,
                 "  worker {} ({core}): rx {} tx {} ({:.3} Mpps) asserted {} exceptions {} drops {}",
@@ -92,8 +107,36 @@ impl Report {
         let _ = writeln!(
             s,
             "control: 403 sent {}, REGISTER proxied {}, REGISTER responses {}, tx {}",
-            self.control_forbidden, self.control_registers_forwarded, self.control_register_responses, self.control_tx
+            self.control_forbidden,
+            self.control_registers_forwarded,
+            self.control_register_responses,
+            self.control_tx
         );
+        if !self.registrar.is_empty() {
+            let _ = writeln!(
+                s,
+                "registrar: to UEs {} plain / {} protected, SA sets installed {} removed {}",
+                self.control_ue_unprotected,
+                self.control_ue_protected,
+                self.control_sa_sets_installed,
+                self.control_sa_sets_removed
+            );
+            let nz: Vec<String> = self
+                .registrar
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  {}",
+                if nz.is_empty() {
+                    "nothing yet".to_string()
+                } else {
+                    nz.join(", ")
+                }
+            );
+        }
         if self.drops.is_empty() {
             let _ = writeln!(s, "drops: none");
         } else {
@@ -130,7 +173,13 @@ pub struct RunOptions {
 pub fn worker_cores(cfg: &Config) -> Vec<Option<usize>> {
     let n = core_affinity::get_core_ids().map(|v| v.len()).unwrap_or(1).max(1);
     (0..cfg.workers)
-        .map(|i| Some(if cfg.cores.is_empty() { (i + 1) % n } else { cfg.cores[i] }))
+        .map(|i| {
+            Some(if cfg.cores.is_empty() {
+                (i + 1) % n
+            } else {
+                cfg.cores[i]
+            })
+        })
         .collect()
 }
 
@@ -156,7 +205,12 @@ pub fn start<Q: PortQueue>(
     }
     for s in &cfg.sa_sets {
         writers
-            .install_sa_set(&s.desc, Some(Arc::new(s.identity.clone())), cfg.allow_hmac_md5, cfg.replay_window)
+            .install_sa_set(
+                &s.desc,
+                Some(Arc::new(s.identity.clone())),
+                cfg.allow_hmac_md5,
+                cfg.replay_window,
+            )
             .map_err(|e| e.to_string())?;
     }
     writers.publish();
@@ -167,7 +221,9 @@ pub fn start<Q: PortQueue>(
     ));
     let stop = Arc::new(AtomicBool::new(false));
     let epoch = StdInstant::now();
-    let exqs: Vec<_> = (0..cfg.workers).map(|_| Arc::new(ArrayQueue::new(cfg.exception_queue_depth))).collect();
+    let exqs: Vec<_> = (0..cfg.workers)
+        .map(|_| Arc::new(ArrayQueue::new(cfg.exception_queue_depth)))
+        .collect();
     let control_counters = Arc::new(WorkerCounters::new_padded());
     let control_qsbr = domain.register().map_err(|_| "QSBR domain full".to_string())?;
     let runner = Runner::<Q> {
@@ -182,6 +238,9 @@ pub fn start<Q: PortQueue>(
         stop: stop.clone(),
         epoch,
         max_sleep: Duration::from_millis(5),
+        registrar: cfg.registrar.clone().map(control::registrar::Pcscf::new),
+        allow_md5: cfg.allow_hmac_md5,
+        replay_window: cfg.replay_window,
     };
     let control_core = cfg.control_core;
     let control = std::thread::Builder::new()
@@ -199,7 +258,9 @@ pub fn start<Q: PortQueue>(
     let mut aq = access.worker_queues.into_iter();
     let mut cq = core.worker_queues.into_iter();
     for (i, exq) in exqs.into_iter().enumerate() {
-        let (Some(a), Some(c)) = (aq.next(), cq.next()) else { break };
+        let (Some(a), Some(c)) = (aq.next(), cq.next()) else {
+            break;
+        };
         let counters = Arc::new(WorkerCounters::new_padded());
         worker_counters.push(counters.clone());
         let qsbr = domain.register().map_err(|_| "QSBR domain full".to_string())?;
@@ -225,7 +286,14 @@ pub fn start<Q: PortQueue>(
             .map_err(|e| format!("spawn worker {i}: {e}"))?;
         workers.push((i, cores[i], h));
     }
-    Ok(Running { stop, workers, control, worker_counters, control_counters, started: epoch })
+    Ok(Running {
+        stop,
+        workers,
+        control,
+        worker_counters,
+        control_counters,
+        started: epoch,
+    })
 }
 
 impl Running {
@@ -285,6 +353,16 @@ impl Running {
             control_registers_forwarded: cstats.registers_forwarded,
             control_register_responses: cstats.register_responses,
             control_tx: cc.tx,
+            control_ue_unprotected: cstats.ue_unprotected,
+            control_ue_protected: cstats.ue_protected,
+            control_sa_sets_installed: cstats.sa_sets_installed,
+            control_sa_sets_removed: cstats.sa_sets_removed,
+            control_sets_first_used: cstats.sets_first_used,
+            registrar: cstats
+                .registrar
+                .as_ref()
+                .map(|c| crate::runner::registrar_counters(c).into_iter().collect())
+                .unwrap_or_default(),
         }
     }
 }

@@ -58,6 +58,58 @@ struct RawConfig {
     sa_set: Vec<RawSaSet>,
     #[serde(default)]
     esp: RawEsp,
+    #[serde(default)]
+    registrar: Option<RawRegistrar>,
+}
+
+/// `[registrar]`: the control thread's registration core (absent: Annex N
+/// static bindings only).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistrar {
+    mode: String,
+    #[serde(default = "default_pp_base")]
+    protected_port_base: u16,
+    #[serde(default = "default_pp_pairs")]
+    protected_port_pairs: u16,
+    #[serde(default = "default_spi_min")]
+    spi_min: u32,
+    #[serde(default = "default_spi_max")]
+    spi_max: u32,
+    #[serde(default)]
+    alg: Option<Vec<String>>,
+    #[serde(default)]
+    ealg: Option<Vec<String>>,
+    #[serde(default = "default_max_sets")]
+    max_sets_per_impi: u16,
+    #[serde(default = "default_retry_after")]
+    retry_after_s: u32,
+    #[serde(default = "default_max_registration")]
+    max_registration_s: u64,
+    #[serde(default)]
+    annex_n: bool,
+}
+
+fn default_pp_base() -> u16 {
+    6100
+}
+fn default_pp_pairs() -> u16 {
+    8
+}
+fn default_spi_min() -> u32 {
+    0x0001_0000
+}
+fn default_spi_max() -> u32 {
+    0x0FFF_FFFF
+}
+fn default_max_sets() -> u16 {
+    3
+}
+fn default_retry_after() -> u32 {
+    30
+}
+fn default_max_registration() -> u64 {
+    7 * 24 * 3600
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,6 +383,10 @@ pub struct Config {
     pub reg_await_auth_s: u64,
     /// Static Annex N bindings.
     pub annex_n: Vec<StaticBinding>,
+    /// `[registrar]`: the registration core the control thread drives
+    /// (`None`: no registration; REGISTER from bound senders is proxied,
+    /// anything else from unbound senders is answered 403).
+    pub registrar: Option<control::registrar::Config>,
 }
 
 fn mac_of(file: &str, key: &str, s: &str) -> Result<[u8; 6], ConfigError> {
@@ -481,6 +537,10 @@ impl Config {
         for (i, r) in raw.sa_set.iter().enumerate() {
             sa_sets.push(static_sa_set(file, i, r, &access, e.allow_hmac_md5)?);
         }
+        let registrar = match &raw.registrar {
+            Some(r) => registrar_config(file, r, &access, t, e.allow_hmac_md5, &sa_sets)?,
+            None => None,
+        };
         Ok(Config {
             sa_sets,
             replay_window: e.replay_window,
@@ -498,8 +558,144 @@ impl Config {
             t1_ms: t.t1_ms,
             reg_await_auth_s: t.reg_await_auth_s,
             annex_n,
+            registrar,
         })
     }
+}
+
+/// Map `[registrar]` (with `[access]`, `[timers]` and `[esp]`) onto the
+/// registration core's configuration; `None` for `mode = "off"`.
+fn registrar_config(
+    file: &str,
+    r: &RawRegistrar,
+    access: &SideConfig,
+    t: &RawTimers,
+    allow_md5: bool,
+    sa_sets: &[StaticSaSet],
+) -> Result<Option<control::registrar::Config>, ConfigError> {
+    use control::types::{EncrAlg, IntegAlg};
+    use std::time::Duration;
+    let verr = |key: &str, msg: String| ConfigError::Value {
+        file: file.into(),
+        key: format!("registrar.{key}"),
+        msg,
+    };
+    match r.mode.as_str() {
+        "ims-aka" => {}
+        "off" => return Ok(None),
+        other => return Err(verr("mode", format!("unknown mode `{other}` (ims-aka, off)"))),
+    }
+    let pcscf_ip = access
+        .ipv4
+        .map(IpAddr::V4)
+        .or(access.ipv6.map(IpAddr::V6))
+        .ok_or_else(|| verr("mode", "needs an access address".into()))?;
+    let (base, pairs) = (
+        u32::from(r.protected_port_base),
+        u32::from(r.protected_port_pairs),
+    );
+    if base < 1024 {
+        return Err(verr("protected_port_base", "must be at least 1024".into()));
+    }
+    if !(1..=4096).contains(&pairs) || base + 2 * pairs - 1 > 65535 {
+        return Err(verr(
+            "protected_port_pairs",
+            "must be within 1..=4096 and keep the pool below 65536".into(),
+        ));
+    }
+    let pool = base..base + 2 * pairs;
+    if pool.contains(&u32::from(access.sip_port)) {
+        return Err(verr(
+            "protected_port_base",
+            format!("the pool {}..{} holds access.sip_port", pool.start, pool.end),
+        ));
+    }
+    if r.spi_min < 256 {
+        return Err(verr("spi_min", "SPIs 0..=255 are reserved (RFC 4303)".into()));
+    }
+    if r.spi_max <= r.spi_min {
+        return Err(verr("spi_max", "must be above spi_min".into()));
+    }
+    let spis = r.spi_min..=r.spi_max;
+    for (i, s) in sa_sets.iter().enumerate() {
+        if s.desc.inbound_spis().iter().any(|x| spis.contains(x)) {
+            return Err(verr(
+                "spi_min",
+                format!("the SPI range holds an inbound SPI of sa_set[{i}]"),
+            ));
+        }
+    }
+    let integ_prefs = match &r.alg {
+        None => {
+            let mut v = vec![IntegAlg::Null, IntegAlg::AesGmac, IntegAlg::HmacSha196];
+            if allow_md5 {
+                v.push(IntegAlg::HmacMd596);
+            }
+            v
+        }
+        Some(names) => {
+            let mut v = Vec::with_capacity(names.len());
+            for n in names {
+                let a =
+                    IntegAlg::from_name(n).ok_or_else(|| verr("alg", format!("unknown algorithm `{n}`")))?;
+                if a == IntegAlg::HmacMd596 && !allow_md5 {
+                    return Err(verr(
+                        "alg",
+                        "hmac-md5-96 is deprecated; set esp.allow_hmac_md5 = true to allow it".into(),
+                    ));
+                }
+                v.push(a);
+            }
+            v
+        }
+    };
+    let encr_prefs = match &r.ealg {
+        None => vec![EncrAlg::AesGcm, EncrAlg::Null, EncrAlg::AesCbc],
+        Some(names) => names
+            .iter()
+            .map(|n| EncrAlg::from_name(n).ok_or_else(|| verr("ealg", format!("unknown algorithm `{n}`"))))
+            .collect::<Result<_, _>>()?,
+    };
+    let usable = integ_prefs.iter().any(|&i| {
+        encr_prefs
+            .iter()
+            .any(|&e| control::keys::is_valid_combination(i, e))
+    });
+    if !usable {
+        return Err(verr(
+            "alg",
+            "no listed alg can be combined with a listed ealg".into(),
+        ));
+    }
+    if !(1..=64).contains(&r.max_sets_per_impi) {
+        return Err(verr("max_sets_per_impi", "must be within 1..=64".into()));
+    }
+    if !(1..=86_400).contains(&r.retry_after_s) {
+        return Err(verr("retry_after_s", "must be within 1..=86400".into()));
+    }
+    if !(60..=365 * 24 * 3600).contains(&r.max_registration_s) {
+        return Err(verr("max_registration_s", "must be within 60..=31536000".into()));
+    }
+    let t1 = Duration::from_millis(t.t1_ms);
+    Ok(Some(control::registrar::Config {
+        pcscf_ip,
+        unprotected_port: access.sip_port,
+        protected_port_base: r.protected_port_base,
+        protected_port_pairs: r.protected_port_pairs,
+        spi_min: r.spi_min,
+        spi_max: r.spi_max,
+        integ_prefs,
+        encr_prefs,
+        t1,
+        reg_await_auth: Duration::from_secs(t.reg_await_auth_s),
+        max_sets_per_impi: r.max_sets_per_impi,
+        // An SA that was removed may still see packets for 64*T1.
+        spi_quarantine: t1 * 64,
+        retry_after_secs: r.retry_after_s,
+        max_registration: Duration::from_secs(r.max_registration_s),
+        annex_n: r.annex_n,
+        annex_o: false,
+    }))
 }
 
 fn hex16(file: &str, key: &str, s: &str) -> Result<[u8; 16], ConfigError> {

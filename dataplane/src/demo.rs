@@ -106,6 +106,7 @@ pub fn config(o: &DemoOptions) -> Config {
         next_hop: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 65, 0, 2)), 5060),
         t1_ms: 500,
         reg_await_auth_s: 240,
+        registrar: None,
         annex_n,
     }
 }

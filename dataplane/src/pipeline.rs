@@ -246,7 +246,7 @@ fn encode_branch(ctx: &Context, t: BranchTarget, nonce: u32, out: &mut [u8; 64])
 
 /// Decode and authenticate a branch token (the part after [`BRANCH_MAGIC`]).
 pub fn decode_branch(ctx: &Context, hex: &[u8]) -> Option<BranchTarget> {
-    if hex.len() % 2 != 0 || hex.len() > 54 {
+    if !hex.len().is_multiple_of(2) || hex.len() > 54 {
         return None;
     }
     let mut raw = [0u8; 27];
@@ -579,7 +579,7 @@ fn forward_request<B: Buf>(
     if out == Side::Core {
         let mut cuts: smallvec::SmallVec<[(usize, usize); 4]> =
             scan.ppi.iter().chain(scan.pai.iter()).map(|l| (l.start, l.end)).collect();
-        cuts.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        cuts.sort_unstable_by_key(|c| core::cmp::Reverse(c.0));
         for (s, e) in cuts {
             buf.remove(off + s, e - s).map_err(|_| DropReason::SipMalformed)?;
             msg_len -= e - s;

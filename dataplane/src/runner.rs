@@ -5,25 +5,52 @@
 //! own packets on the ports' control TX queues, and sleeps until the next
 //! deadline or the next exception (workers unpark it).
 //!
-//! The exception policy of this stage: REGISTER from a bound sender and the
-//! final responses to REGISTER are proxied; any request from an unbound
-//! sender, REGISTER included, is answered 403 (Forbidden).
+//! Two exception policies, chosen by `[registrar]`:
+//! - Without a registrar: REGISTER from a bound sender and the final
+//!   responses to REGISTER are proxied; any request from an unbound sender,
+//!   REGISTER included, is answered 403 (Forbidden).
+//! - With the IMS AKA registrar ([`control::registrar::Pcscf`]): every
+//!   REGISTER goes to it as [`Event::FromUe`] (how it arrived comes from the
+//!   worker: the SPI it was decrypted with, or none), every final response to
+//!   REGISTER from the core goes to it as [`Event::FromScscf`] with our Via
+//!   removed, and the first packet over a new SA set as [`Event::SetUsed`].
+//!   Its outputs are applied strictly in the order `poll_output` gives them:
+//!   table updates to [`TableWriters`], transmits as frames built here
+//!   (toward the core with our Via, so the answer comes back to us; toward a
+//!   UE plain from our SIP port, or ESP-protected over the named outbound SA).
+//!   Other requests from unbound senders are still answered 403.
+//!
+//! Ordering guarantees: a transmit is built (and, toward a protected UE
+//! port, encrypted) when its turn comes, so the 200 OK to a de-REGISTER
+//! leaves protected even though the next output removes its SAs. The batch
+//! of table updates is published before the wake-up's frames are sent, so a
+//! UE answering a 401 always finds the SAs the 401 announced.
+//!
+//! Must never: trust an identity claim in a message (a sender is known only
+//! by its SA or its Annex N binding), block on a worker, or panic on a
+//! message (every failure is a counted [`DropReason`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
+use control::registrar::{
+    Arrival, Destination, Event, Output, Pcscf, SaSetDesc, SaSetId, TableUpdate, Transmit,
+};
 use control::sip::{self, Header, Status};
 use control::types::Transport;
 use crossbeam_utils::CachePadded;
+use hashbrown::HashMap;
 
 use crate::buf::Buf;
 use crate::counters::{DropReason, WorkerCounters};
-use crate::pipeline::{self, Context, ExceptionKind, PipeState, Side, Verdict};
+use crate::esp::OutboundSa;
+use crate::pipeline::{self, Context, ExceptionKind, PipeState, Side, SideAddrs, Verdict};
 use crate::port::PortQueue;
-use crate::state::{TableReaders, TableWriters};
+use crate::state::{OutboundEntry, TableReaders, TableWriters};
 use crate::table::QsbrReader;
+use crate::wire::{self, HeadersRepr};
 use crate::worker::{Exception, ExceptionQueue};
 
 /// Everything the control thread owns.
@@ -48,105 +75,536 @@ pub struct Runner<Q: PortQueue> {
     pub stop: Arc<AtomicBool>,
     /// Origin of `control::time::Instant`.
     pub epoch: StdInstant,
-    /// Longest sleep between checks of `stop`.
+    /// Longest sleep between checks of `stop` (and of the registrar's
+    /// deadlines, which shorten it).
     pub max_sleep: Duration,
+    /// The IMS AKA registration core, when `[registrar]` enables it.
+    pub registrar: Option<Pcscf>,
+    /// Whether SA sets the registrar installs may use hmac-md5-96.
+    pub allow_md5: bool,
+    /// Anti-replay window of the inbound SAs the registrar installs.
+    pub replay_window: u32,
 }
 
-/// Counts of what the control thread sent, by kind (for reports).
-#[derive(Clone, Copy, Debug, Default)]
+/// Counts of what the control thread did, by kind (for reports).
+#[derive(Clone, Debug, Default)]
 pub struct ControlStats {
     /// 403 responses sent to unbound senders.
     pub forbidden: u64,
-    /// REGISTER requests proxied to the core.
+    /// REGISTER requests proxied (or, with the registrar, sent) to the core.
     pub registers_forwarded: u64,
-    /// REGISTER responses proxied to UEs.
+    /// REGISTER responses proxied to UEs (without the registrar), or final
+    /// responses to REGISTER handed to the registrar.
     pub register_responses: u64,
     /// First-use reports of new SA sets.
     pub sets_first_used: u64,
+    /// Registrar: messages sent toward UEs without protection.
+    pub ue_unprotected: u64,
+    /// Registrar: messages sent toward UEs over an SA.
+    pub ue_protected: u64,
+    /// Registrar: table updates applied.
+    pub table_updates: u64,
+    /// Registrar: SA sets installed.
+    pub sa_sets_installed: u64,
+    /// Registrar: SA sets removed.
+    pub sa_sets_removed: u64,
+    /// Registrar: SA sets that could not be installed (bad key material).
+    pub sa_install_failed: u64,
+    /// Registrar: outputs this data plane cannot carry out (TLS, TCP, a
+    /// transmit over an SA set it does not hold).
+    pub unsupported: u64,
+    /// The registrar's own counters at the end of the run.
+    pub registrar: Option<control::registrar::Counters>,
+}
+
+/// The registrar's counters as (label, value) pairs, for reports.
+pub fn registrar_counters(c: &control::registrar::Counters) -> Vec<(&'static str, u64)> {
+    vec![
+        ("registers", c.registers),
+        ("forwarded", c.forwarded),
+        ("challenges", c.challenges),
+        ("registered", c.registered),
+        ("deregistered", c.deregistered),
+        ("malformed", c.malformed),
+        ("secagree_missing", c.secagree_missing),
+        ("alg_rejected", c.alg_rejected),
+        ("secagree_mismatch", c.secagree_mismatch),
+        ("impi_mismatch", c.impi_mismatch),
+        ("nat_rejected", c.nat_rejected),
+        ("exhausted", c.exhausted),
+        ("bad_challenge", c.bad_challenge),
+        ("unknown_spi", c.unknown_spi),
+        ("non_register_on_temporary", c.non_register_on_temporary),
+        ("unparsable", c.unparsable),
+        ("unmatched_responses", c.unmatched_responses),
+        ("txn_timeouts", c.txn_timeouts),
+        ("expired", c.expired),
+    ]
+}
+
+/// One outbound SA of an installed set, as the runner keeps it to send over
+/// the exact SA a transmit names.
+struct OutSa {
+    spi: u32,
+    src_port: u16,
+    dst: (IpAddr, u16),
+    sa: Arc<OutboundSa>,
+}
+
+/// What the runner remembers about a set the registrar installed.
+struct SetOut {
+    contact: control::registrar::ContactId,
+    out: Vec<OutSa>,
+}
+
+/// Frames waiting for the end of a wake-up, per side.
+struct TxBatch<B> {
+    access: Vec<B>,
+    core: Vec<B>,
+}
+
+impl<B> TxBatch<B> {
+    fn push(&mut self, b: B, side: Side) {
+        match side {
+            Side::Access => self.access.push(b),
+            Side::Core => self.core.push(b),
+        }
+    }
+}
+
+/// Mutable state of one `run` call, passed down to the handlers.
+struct Work<B> {
+    st: PipeState,
+    stats: ControlStats,
+    tx: TxBatch<B>,
+    reply: Vec<u8>,
+    scratch: Vec<u8>,
+    outputs: Vec<Output>,
+    /// Outbound SAs of the sets the registrar installed.
+    sets: HashMap<SaSetId, SetOut>,
+    /// The set each contact sends over (`TakeIntoUse`).
+    in_use: HashMap<control::registrar::ContactId, SaSetId>,
 }
 
 impl<Q: PortQueue> Runner<Q> {
+    fn now(&self) -> control::time::Instant {
+        control::time::Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+    }
+
     /// Run until `stop` is set; returns what was sent.
     pub fn run(mut self) -> ControlStats {
-        let mut st = PipeState::new(0xc0ffee);
-        let mut stats = ControlStats::default();
-        let mut tx_access: Vec<Q::Buf> = Vec::new();
-        let mut tx_core: Vec<Q::Buf> = Vec::new();
-        let mut reply = Vec::with_capacity(1024);
+        let mut w = Work {
+            st: PipeState::new(0xc0ffee),
+            stats: ControlStats::default(),
+            tx: TxBatch {
+                access: Vec::new(),
+                core: Vec::new(),
+            },
+            reply: Vec::with_capacity(1024),
+            scratch: Vec::with_capacity(2048),
+            outputs: Vec::new(),
+            sets: HashMap::new(),
+            in_use: HashMap::new(),
+        };
         while !self.stop.load(Ordering::Relaxed) {
-            let _now = control::time::Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
+            let now = self.now();
             let mut handled = 0;
+            if let Some(r) = self.registrar.as_mut() {
+                if r.poll_timeout().is_some_and(|t| t <= now) {
+                    r.handle_timeout(now);
+                    self.apply_outputs(None, &mut w);
+                }
+            }
             for i in 0..self.exceptions.len() {
                 while let Some(ex) = self.exceptions[i].pop() {
                     handled += 1;
-                    st.counters.rx += 1;
-                    match self.handle(ex, &mut st, &mut stats, &mut reply) {
-                        Ok(Some((b, Side::Access))) => tx_access.push(b),
-                        Ok(Some((b, Side::Core))) => tx_core.push(b),
-                        Ok(None) => {}
-                        Err(r) => st.counters.drop(r),
+                    w.st.counters.rx += 1;
+                    if let Err(r) = self.handle(ex, now, &mut w) {
+                        w.st.counters.drop(r);
                     }
                 }
             }
-            for (q, v) in [(&mut self.access_tx, &mut tx_access), (&mut self.core_tx, &mut tx_core)] {
+            // Publish before sending: the SAs a 401 announces must be
+            // visible to the workers before the UE can answer over them.
+            self.tables.publish();
+            for (q, v) in [
+                (&mut self.access_tx, &mut w.tx.access),
+                (&mut self.core_tx, &mut w.tx.core),
+            ] {
                 if !v.is_empty() {
                     let n = v.len();
                     let sent = q.tx_burst(v);
-                    st.counters.tx += sent as u64;
+                    w.st.counters.tx += sent as u64;
                     for _ in sent..n {
-                        st.counters.drop(DropReason::TxFull);
+                        w.st.counters.drop(DropReason::TxFull);
                     }
                 }
             }
-            self.tables.publish();
             self.qsbr.quiescent();
-            self.counters.publish(&st.counters);
+            self.counters.publish(&w.st.counters);
             if handled == 0 {
-                std::thread::park_timeout(self.max_sleep);
+                let sleep = match self.registrar.as_ref().and_then(|r| r.poll_timeout()) {
+                    Some(t) => t.saturating_duration_since(self.now()).min(self.max_sleep),
+                    None => self.max_sleep,
+                };
+                if !sleep.is_zero() {
+                    std::thread::park_timeout(sleep);
+                }
             }
         }
-        self.counters.publish(&st.counters);
-        stats
+        self.counters.publish(&w.st.counters);
+        w.stats.registrar = self.registrar.as_ref().map(|r| r.counters().clone());
+        w.stats
     }
 
     fn handle(
         &mut self,
         ex: Exception<Q::Buf>,
-        st: &mut PipeState,
-        stats: &mut ControlStats,
-        reply: &mut Vec<u8>,
-    ) -> Result<Option<(Q::Buf, Side)>, DropReason> {
-        let Exception { buf, from, kind, at, spi } = ex;
-        let Some(mut buf) = buf else {
-            if let ExceptionKind::SaFirstUse(_) = kind {
-                stats.sets_first_used += 1;
+        now: control::time::Instant,
+        w: &mut Work<Q::Buf>,
+    ) -> Result<(), DropReason> {
+        let Exception {
+            buf,
+            from,
+            kind,
+            at,
+            spi,
+        } = ex;
+        if let ExceptionKind::SaFirstUse(set) = kind {
+            w.stats.sets_first_used += 1;
+            if let Some(r) = self.registrar.as_mut() {
+                r.handle_event(now, Event::SetUsed { set });
+                self.apply_outputs(None, w);
             }
-            return Ok(None);
-        };
-        let p = crate::wire::parse_frame(buf.data(), false)?;
+            // A first-use report never carries a frame; one that does is
+            // answered like any other exception below.
+            if buf.is_none() {
+                return Ok(());
+            }
+        }
+        let Some(mut buf) = buf else { return Ok(()) };
+        let p = wire::parse_frame(buf.data(), false)?;
         let src = p.src_socket();
+        if self.registrar.is_some() {
+            match (kind, from) {
+                (ExceptionKind::Register, Side::Access) => {
+                    let arrival = match spi {
+                        Some(spi) => Arrival::Protected {
+                            spi,
+                            src,
+                            transport: Transport::Udp,
+                        },
+                        None => Arrival::Unprotected {
+                            src,
+                            transport: Transport::Udp,
+                        },
+                    };
+                    if let Some(r) = self.registrar.as_mut() {
+                        r.handle_event(
+                            now,
+                            Event::FromUe {
+                                arrival,
+                                bytes: p.payload(buf.data()),
+                            },
+                        );
+                    }
+                    self.apply_outputs(Some(src), w);
+                    return Ok(());
+                }
+                (ExceptionKind::RegisterResponse, Side::Core) => {
+                    w.stats.register_responses += 1;
+                    w.scratch.clear();
+                    strip_our_via(&self.ctx, p.payload(buf.data()), &mut w.scratch)?;
+                    if let Some(r) = self.registrar.as_mut() {
+                        r.handle_event(now, Event::FromScscf { bytes: &w.scratch });
+                    }
+                    self.apply_outputs(None, w);
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
         // A sender is known by its SA (the SPI it arrived on authenticated it)
         // or by its Annex N binding; never by anything in the message.
         let bound = from == Side::Access && (spi.is_some() || self.tables.sender(src, Transport::Udp));
         match kind {
-            ExceptionKind::Register if bound => {
-                stats.registers_forwarded += 1;
-                self.proxy(buf, from, st).map(Some)
+            ExceptionKind::Register if bound && self.registrar.is_none() => {
+                w.stats.registers_forwarded += 1;
+                let (b, side) = self.proxy(buf, from, &mut w.st)?;
+                w.tx.push(b, side);
+                Ok(())
             }
-            ExceptionKind::RegisterResponse => {
-                stats.register_responses += 1;
-                self.proxy(buf, from, st).map(Some)
+            ExceptionKind::RegisterResponse if self.registrar.is_none() => {
+                w.stats.register_responses += 1;
+                let (b, side) = self.proxy(buf, from, &mut w.st)?;
+                w.tx.push(b, side);
+                Ok(())
             }
+            ExceptionKind::RegisterResponse => Err(DropReason::NoRoute),
             ExceptionKind::Register | ExceptionKind::UnknownSender | ExceptionKind::SaFirstUse(_) => {
-                self.build_reply(buf.data(), &p, at, 403, "Forbidden", reply)?;
-                pipeline::reply_in_place(&mut buf, &self.ctx, from, src, reply)?;
-                stats.forbidden += 1;
-                Ok(Some((buf, from)))
+                self.build_reply(buf.data(), &p, at, 403, "Forbidden", &mut w.reply)?;
+                pipeline::reply_in_place(&mut buf, &self.ctx, from, src, &w.reply)?;
+                w.stats.forbidden += 1;
+                w.tx.push(buf, from);
+                Ok(())
             }
         }
     }
 
-    fn proxy(&mut self, mut buf: Q::Buf, from: Side, st: &mut PipeState) -> Result<(Q::Buf, Side), DropReason> {
+    /// Apply every pending registrar output, in order. `back` is where the
+    /// message that caused them came from (the return address carried in the
+    /// branch of our Via on requests sent to the core).
+    fn apply_outputs(&mut self, back: Option<SocketAddr>, w: &mut Work<Q::Buf>) {
+        let Some(r) = self.registrar.as_mut() else { return };
+        w.outputs.clear();
+        while let Some(o) = r.poll_output() {
+            w.outputs.push(o);
+        }
+        let mut outputs = std::mem::take(&mut w.outputs);
+        for o in outputs.drain(..) {
+            match o {
+                Output::Transmit(t) => {
+                    if let Err(reason) = self.transmit(t, back, w) {
+                        w.st.counters.drop(reason);
+                    }
+                }
+                Output::Table(_, u) => self.apply_update(u, w),
+            }
+        }
+        w.outputs = outputs;
+    }
+
+    fn transmit(
+        &mut self,
+        t: Transmit,
+        back: Option<SocketAddr>,
+        w: &mut Work<Q::Buf>,
+    ) -> Result<(), DropReason> {
+        match t.dest {
+            Destination::Scscf => {
+                let mut b = self.core_tx.alloc().ok_or(DropReason::TxFull)?;
+                // Frame the request as if it had just arrived from `back` on
+                // the access side, then proxy it: the pipeline inserts our
+                // Via (its branch authenticates `back`), decrements
+                // Max-Forwards, strips UE identity headers and addresses it
+                // to the next hop from our core address.
+                let ours = &self.ctx.access;
+                let own = ours
+                    .ipv4
+                    .map(IpAddr::V4)
+                    .or(ours.ipv6.map(IpAddr::V6))
+                    .ok_or(DropReason::NoRoute)?;
+                let from = back.unwrap_or(SocketAddr::new(own, ours.sip_port));
+                let to = addr_for(ours, from.ip()).ok_or(DropReason::NoRoute)?;
+                emit_udp(
+                    &mut b,
+                    ours,
+                    from,
+                    SocketAddr::new(to, ours.sip_port),
+                    &t.payload,
+                    None,
+                )?;
+                match pipeline::proxy(&mut b, Side::Access, &self.ctx, None, &mut w.st) {
+                    Verdict::Forward(Side::Core) => {}
+                    Verdict::Forward(Side::Access) | Verdict::Exception(_) => {
+                        return Err(DropReason::NoRoute)
+                    }
+                    Verdict::Drop(r) => return Err(r),
+                }
+                w.stats.registers_forwarded += 1;
+                w.tx.push(b, Side::Core);
+            }
+            Destination::UeUnprotected {
+                addr,
+                transport: Transport::Udp,
+            } => {
+                let mut b = self.access_tx.alloc().ok_or(DropReason::TxFull)?;
+                pipeline::reply_in_place(&mut b, &self.ctx, Side::Access, addr, &t.payload)?;
+                w.stats.ue_unprotected += 1;
+                w.tx.push(b, Side::Access);
+            }
+            Destination::UeProtected {
+                set,
+                spi,
+                local_port,
+                addr,
+                transport: Transport::Udp,
+            } => {
+                let sa = w
+                    .sets
+                    .get(&set)
+                    .and_then(|s| s.out.iter().find(|o| o.spi == spi && o.src_port == local_port))
+                    .map(|o| o.sa.clone());
+                let Some(sa) = sa else {
+                    w.stats.unsupported += 1;
+                    return Err(DropReason::NoRoute);
+                };
+                let mut b = self.access_tx.alloc().ok_or(DropReason::TxFull)?;
+                let ours = &self.ctx.access;
+                let src = addr_for(ours, addr.ip()).ok_or(DropReason::NoRoute)?;
+                emit_udp(
+                    &mut b,
+                    ours,
+                    SocketAddr::new(src, local_port),
+                    addr,
+                    &t.payload,
+                    Some(&sa),
+                )?;
+                w.stats.ue_protected += 1;
+                w.tx.push(b, Side::Access);
+            }
+            Destination::UeUnprotected { .. } | Destination::UeProtected { .. } => {
+                w.stats.unsupported += 1;
+                return Err(DropReason::TcpSipUnsupported);
+            }
+            Destination::UeTls { .. } => {
+                w.stats.unsupported += 1;
+                return Err(DropReason::ControlRejected);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_update(&mut self, u: TableUpdate, w: &mut Work<Q::Buf>) {
+        w.stats.table_updates += 1;
+        match u {
+            TableUpdate::InstallSaSet(d) => self.install_set(&d, w),
+            TableUpdate::TakeIntoUse { contact, set } => {
+                w.in_use.insert(contact, set);
+                // Toward a UE port that several live sets share, the set in
+                // use is the one the workers send over.
+                if let Some(s) = w.sets.get(&set) {
+                    for o in &s.out {
+                        self.tables.sa_out.insert(
+                            o.dst,
+                            OutboundEntry {
+                                sa: o.sa.clone(),
+                                src_port: o.src_port,
+                                set,
+                            },
+                        );
+                    }
+                }
+            }
+            // Informational: the registrar removes the set itself when it
+            // runs out.
+            TableUpdate::SetLifetime { .. } => {}
+            TableUpdate::SetIdentity { set, identity } => {
+                self.tables.set_identity(set, identity);
+                self.rearm_first_use(set);
+            }
+            TableUpdate::RemoveSaSet { set, .. } => {
+                self.tables.remove_sa_set(set);
+                w.stats.sa_sets_removed += 1;
+                if let Some(gone) = w.sets.remove(&set) {
+                    if w.in_use.get(&gone.contact) == Some(&set) {
+                        w.in_use.remove(&gone.contact);
+                    }
+                    // A port the removed set shared with another live set
+                    // goes back to that set (the one in use first).
+                    for o in &gone.out {
+                        if self.tables.sa_out.contains_key(&o.dst) {
+                            continue;
+                        }
+                        let pref = w.in_use.get(&gone.contact).copied();
+                        let other = pref
+                            .and_then(|p| w.sets.get(&p).map(|s| (p, s)))
+                            .and_then(|(p, s)| s.out.iter().find(|x| x.dst == o.dst).map(|x| (p, x)))
+                            .or_else(|| {
+                                w.sets.iter().find_map(|(id, s)| {
+                                    s.out.iter().find(|x| x.dst == o.dst).map(|x| (*id, x))
+                                })
+                            });
+                        if let Some((id, x)) = other {
+                            self.tables.sa_out.insert(
+                                o.dst,
+                                OutboundEntry {
+                                    sa: x.sa.clone(),
+                                    src_port: x.src_port,
+                                    set: id,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            TableUpdate::InstallBinding { key, identity } => self.tables.bind(key, identity),
+            TableUpdate::RemoveBinding { key } => self.tables.unbind(key),
+            TableUpdate::InstallTlsAssociation { .. } | TableUpdate::RemoveTlsAssociation { .. } => {
+                w.stats.unsupported += 1;
+            }
+        }
+    }
+
+    fn install_set(&mut self, d: &SaSetDesc, w: &mut Work<Q::Buf>) {
+        // The outbound keys of the new set: (UE IP, port-us) and (UE IP,
+        // port-uc). A set in use toward the same UE port keeps that port
+        // until the new set is taken into use.
+        let keys = [1, 2].map(|i| (d.sas[i].dst.ip(), d.sas[i].dst.port()));
+        let prev = keys.map(|k| {
+            self.tables.sa_out.get(&k).map(|e| OutboundEntry {
+                sa: e.sa.clone(),
+                src_port: e.src_port,
+                set: e.set,
+            })
+        });
+        if self
+            .tables
+            .install_sa_set(d, None, self.allow_md5, self.replay_window)
+            .is_err()
+        {
+            w.stats.sa_install_failed += 1;
+            w.st.counters.drop(DropReason::ControlRejected);
+            return;
+        }
+        w.stats.sa_sets_installed += 1;
+        let mut out = Vec::with_capacity(2);
+        for (i, k) in [1, 2].into_iter().zip(keys) {
+            if let Some(e) = self.tables.sa_out.get(&k) {
+                out.push(OutSa {
+                    spi: d.sas[i].spi,
+                    src_port: e.src_port,
+                    dst: k,
+                    sa: e.sa.clone(),
+                });
+            }
+        }
+        w.sets.insert(
+            d.id,
+            SetOut {
+                contact: d.contact,
+                out,
+            },
+        );
+        for (k, p) in keys.into_iter().zip(prev) {
+            if let Some(p) = p.filter(|p| p.set != d.id) {
+                self.tables.sa_out.insert(k, p);
+            }
+        }
+    }
+
+    /// After re-authentication the new set waits for its first message
+    /// (table 5.2.2-1 row 1), but the REGISTER that concluded it already
+    /// used up the set's first-use report: re-arm it.
+    fn rearm_first_use(&self, set: SaSetId) {
+        let Some(r) = self.registrar.as_ref() else { return };
+        let Some(s) = r.sets().set(set) else { return };
+        if r.sets().contact(s.contact).and_then(|c| c.newly) != Some(set) {
+            return;
+        }
+        for spi in s.desc.inbound_spis() {
+            if let Some(e) = self.tables.sa_in.get(&spi) {
+                e.reported.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn proxy(
+        &mut self,
+        mut buf: Q::Buf,
+        from: Side,
+        st: &mut PipeState,
+    ) -> Result<(Q::Buf, Side), DropReason> {
         let g = self.qsbr.guard();
         match pipeline::proxy(&mut buf, from, &self.ctx, Some((&self.readers, &g)), st) {
             Verdict::Forward(side) => Ok((buf, side)),
@@ -173,6 +631,93 @@ impl<Q: PortQueue> Runner<Q> {
         let tag = format!("pdp{:08x}", at.as_nanos() as u32);
         control::reply::response(&msg, code, reason, &tag, &[], out).map_err(|_| DropReason::ControlRejected)
     }
+}
+
+/// Our address on one side of the same family as `peer`.
+fn addr_for(s: &SideAddrs, peer: IpAddr) -> Option<IpAddr> {
+    match peer {
+        IpAddr::V4(_) => s.ipv4.map(IpAddr::V4),
+        IpAddr::V6(_) => s.ipv6.map(IpAddr::V6),
+    }
+}
+
+/// Build, in the empty buffer `b`, an Ethernet/IP/UDP frame from `src` to
+/// `dst` on side `side` carrying `payload`, ESP-encapsulated with `sa`
+/// when one is given.
+fn emit_udp<B: Buf>(
+    b: &mut B,
+    side: &SideAddrs,
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: &[u8],
+    sa: Option<&OutboundSa>,
+) -> Result<(), DropReason> {
+    let h = HeadersRepr {
+        eth_src: wire::MacAddr(side.mac),
+        eth_dst: wire::MacAddr(side.gateway_mac),
+        vlan: [None, None],
+        src: src.ip(),
+        dst: dst.ip(),
+        hop_limit: 64,
+        src_port: src.port(),
+        dst_port: dst.port(),
+    };
+    let hl = h.udp_header_len();
+    let overhead = sa.map_or(0, |s| s.overhead(payload.len() + 8));
+    if hl + payload.len() + overhead - h.l3_offset() > side.mtu {
+        return Err(DropReason::SipTooLarge);
+    }
+    b.set_len(hl + payload.len())
+        .map_err(|_| DropReason::SipTooLarge)?;
+    b.data_mut()[hl..].copy_from_slice(payload);
+    h.emit_udp(b.data_mut(), payload.len())
+        .map_err(|_| DropReason::SipTooLarge)?;
+    if let Some(sa) = sa {
+        crate::esp::encap(b, h.l3_offset(), sa)?;
+    }
+    Ok(())
+}
+
+/// Write to `out` the SIP response `payload` without its top Via element,
+/// which must be ours (our branch, authenticated): the response as the
+/// registrar must see it, from the S-CSCF to the P-CSCF.
+pub fn strip_our_via(ctx: &Context, payload: &[u8], out: &mut Vec<u8>) -> Result<(), DropReason> {
+    let mut hdrs = [Header::EMPTY; 96];
+    let m = match sip::parse(payload, &mut hdrs) {
+        Ok(Status::Complete(m)) => m,
+        _ => return Err(DropReason::SipMalformed),
+    };
+    let idx = m.header_index("Via").ok_or(DropReason::NoRoute)?;
+    let h = m.headers[idx];
+    let mut vals = h.values();
+    let first = vals
+        .next()
+        .ok_or(DropReason::NoRoute)?
+        .map_err(|_| DropReason::SipMalformed)?;
+    let via = sip::Via::parse(first).map_err(|_| DropReason::SipMalformed)?;
+    let token = via
+        .branch
+        .and_then(|b| b.strip_prefix(pipeline::BRANCH_MAGIC.as_bytes()))
+        .ok_or(DropReason::NoRoute)?;
+    if pipeline::decode_branch(ctx, token).is_none() {
+        return Err(DropReason::NoRoute);
+    }
+    let mut rest = Vec::new();
+    for v in vals {
+        let v = v.map_err(|_| DropReason::SipMalformed)?;
+        if !rest.is_empty() {
+            rest.extend_from_slice(b", ");
+        }
+        rest.extend_from_slice(v);
+    }
+    let mut ed = sip::Editor::new();
+    let r = if rest.is_empty() {
+        ed.remove_header(&m, idx)
+    } else {
+        ed.replace_value(&m, idx, &rest)
+    };
+    r.map_err(|_| DropReason::SipMalformed)?;
+    ed.apply(&m, out).map_err(|_| DropReason::SipMalformed)
 }
 
 impl TableWriters {
