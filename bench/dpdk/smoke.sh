@@ -18,9 +18,10 @@ testpmd_mpps() { # $1 = vdev spec
     # testpmd prints "Rx-pps:" per port every second; average the last
     # (secs-1) samples (the first covers start-up).
     local out
-    out=$( (sleep "$((secs + 1))"; echo) | dpdk-testpmd -l 0,1 --no-huge --no-pci -m 512 \
+    # With --stats-period testpmd runs until SIGINT, then prints totals.
+    out=$(timeout -s INT "$((secs + 2))" dpdk-testpmd -l 0,1 --no-huge --no-pci -m 512 \
         --file-prefix="tpmd-$$" --log-level='*:warning' --vdev="$1" -- \
-        --forward-mode=io --total-num-mbufs=16384 --stats-period 1 --auto-start --tx-first 2>&1 || true)
+        --forward-mode=io --total-num-mbufs=16384 --stats-period 1 --auto-start --tx-first </dev/null 2>&1 || true)
     echo "$out" | awk '/Rx-pps:/ {v[n++]=$2} END {s=0; c=0; for (i=1;i<n;i++){s+=v[i];c++} if (c) printf "%.3f\n", s/c/1e6; else print "nan"}'
 }
 

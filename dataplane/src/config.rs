@@ -123,7 +123,10 @@ struct RawEsp {
 
 impl Default for RawEsp {
     fn default() -> Self {
-        RawEsp { replay_window: default_window(), allow_hmac_md5: false }
+        RawEsp {
+            replay_window: default_window(),
+            allow_hmac_md5: false,
+        }
     }
 }
 
@@ -233,7 +236,6 @@ struct RawSide {
     next_hop: Option<SocketAddr>,
 }
 
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTimers {
@@ -245,7 +247,10 @@ struct RawTimers {
 
 impl Default for RawTimers {
     fn default() -> Self {
-        RawTimers { t1_ms: default_t1(), reg_await_auth_s: default_await() }
+        RawTimers {
+            t1_ms: default_t1(),
+            reg_await_auth_s: default_await(),
+        }
     }
 }
 
@@ -401,18 +406,49 @@ impl Config {
     /// Read and check a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
-        Self::from_toml(&file, &text)
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        let mut c = Self::from_toml(&file, &text)?;
+        // Relative paths in the file are relative to the file itself.
+        if let Some(dir) = path.parent() {
+            for side in [&mut c.access, &mut c.core] {
+                let fix = |p: &mut PathBuf| {
+                    if p.is_relative() {
+                        *p = dir.join(&*p);
+                    }
+                };
+                match &mut side.backend {
+                    PortBackend::Pcap { input, output } => {
+                        input.as_mut().map(fix);
+                        output.as_mut().map(fix);
+                    }
+                    PortBackend::Dpdk { profile, .. } => fix(profile),
+                    _ => {}
+                }
+            }
+        }
+        Ok(c)
     }
 
     /// Check a configuration held in memory; `file` names it in errors.
     pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax { file: file.into(), msg: e.to_string() })?;
-        let verr = |key: &str, msg: String| ConfigError::Value { file: file.into(), key: key.into(), msg };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.into(),
+            msg: e.to_string(),
+        })?;
+        let verr = |key: &str, msg: String| ConfigError::Value {
+            file: file.into(),
+            key: key.into(),
+            msg,
+        };
         let d = &raw.dataplane;
         if d.workers == 0 || d.workers > 256 {
-            return Err(verr("dataplane.workers", format!("{} is out of range 1..=256", d.workers)));
+            return Err(verr(
+                "dataplane.workers",
+                format!("{} is out of range 1..=256", d.workers),
+            ));
         }
         if !d.cores.is_empty() && d.cores.len() != d.workers {
             return Err(verr(
@@ -421,27 +457,45 @@ impl Config {
             ));
         }
         if !(16..=1 << 20).contains(&d.exception_queue_depth) {
-            return Err(verr("dataplane.exception_queue_depth", "must be within 16..=1048576".into()));
+            return Err(verr(
+                "dataplane.exception_queue_depth",
+                "must be within 16..=1048576".into(),
+            ));
         }
         if !(16..=1 << 26).contains(&d.table_capacity) {
-            return Err(verr("dataplane.table_capacity", "must be within 16..=67108864".into()));
+            return Err(verr(
+                "dataplane.table_capacity",
+                "must be within 16..=67108864".into(),
+            ));
         }
         let side = |name: &str, s: &RawSide| -> Result<SideConfig, ConfigError> {
             let p = &s.port;
             let backend = match p.backend.as_str() {
                 "mem" => PortBackend::Mem,
-                "pcap" => PortBackend::Pcap { input: p.input.clone(), output: p.output.clone() },
+                "pcap" => PortBackend::Pcap {
+                    input: p.input.clone(),
+                    output: p.output.clone(),
+                },
                 "af_packet" => PortBackend::AfPacket {
                     iface: p.iface.clone().ok_or_else(|| {
-                        verr(&format!("{name}.port.iface"), "required for backend af_packet".into())
+                        verr(
+                            &format!("{name}.port.iface"),
+                            "required for backend af_packet".into(),
+                        )
                     })?,
                 },
                 "dpdk" => PortBackend::Dpdk {
                     profile: p.profile.clone().ok_or_else(|| {
-                        verr(&format!("{name}.port.profile"), "required for backend dpdk".into())
+                        verr(
+                            &format!("{name}.port.profile"),
+                            "required for backend dpdk".into(),
+                        )
                     })?,
                     devargs: p.devargs.clone().ok_or_else(|| {
-                        verr(&format!("{name}.port.devargs"), "required for backend dpdk".into())
+                        verr(
+                            &format!("{name}.port.devargs"),
+                            "required for backend dpdk".into(),
+                        )
                     })?,
                 },
                 other => {
@@ -456,7 +510,10 @@ impl Config {
                 None => [0x02, 0, 0, 0, 0, if name == "access" { 1 } else { 2 }],
             };
             if s.ipv4.is_none() && s.ipv6.is_none() {
-                return Err(verr(&format!("{name}.ipv4"), "an ipv4 or ipv6 address is required".into()));
+                return Err(verr(
+                    &format!("{name}.ipv4"),
+                    "an ipv4 or ipv6 address is required".into(),
+                ));
             }
             if s.sip_port == 0 {
                 return Err(verr(&format!("{name}.sip_port"), "must not be 0".into()));
@@ -481,13 +538,19 @@ impl Config {
                 format!("must match access.port.backend (`{}`)", access.backend.kind()),
             ));
         }
-        let nh = raw.core.next_hop.ok_or_else(|| verr("core.next_hop", "required".into()))?;
+        let nh = raw
+            .core
+            .next_hop
+            .ok_or_else(|| verr("core.next_hop", "required".into()))?;
         let fam_ok = match nh.ip() {
             IpAddr::V4(_) => core.ipv4.is_some(),
             IpAddr::V6(_) => core.ipv6.is_some(),
         };
         if !fam_ok || nh.port() == 0 {
-            return Err(verr("core.next_hop", format!("{nh} needs a core address of its family and a port")));
+            return Err(verr(
+                "core.next_hop",
+                format!("{nh} needs a core address of its family and a port"),
+            ));
         }
         let t = &raw.timers;
         if !(1..=60_000).contains(&t.t1_ms) {
@@ -699,7 +762,11 @@ fn registrar_config(
 }
 
 fn hex16(file: &str, key: &str, s: &str) -> Result<[u8; 16], ConfigError> {
-    let bad = || ConfigError::Value { file: file.into(), key: key.into(), msg: "must be 32 hex digits".into() };
+    let bad = || ConfigError::Value {
+        file: file.into(),
+        key: key.into(),
+        msg: "must be 32 hex digits".into(),
+    };
     if s.len() != 32 || !s.is_ascii() {
         return Err(bad());
     }
@@ -720,14 +787,26 @@ fn static_sa_set(
     use control::registrar::{ContactId, EspMode, SaDesc, SaDirection, SaSetDesc, SaSetId};
     use control::types::{EncrAlg, IntegAlg};
     let k = |f: &str| format!("sa_set[{i}].{f}");
-    let verr = |key: String, msg: String| ConfigError::Value { file: file.into(), key, msg };
-    let integ = IntegAlg::from_name(&r.alg).ok_or_else(|| verr(k("alg"), format!("unknown algorithm `{}`", r.alg)))?;
-    let encr = EncrAlg::from_name(&r.ealg).ok_or_else(|| verr(k("ealg"), format!("unknown algorithm `{}`", r.ealg)))?;
+    let verr = |key: String, msg: String| ConfigError::Value {
+        file: file.into(),
+        key,
+        msg,
+    };
+    let integ = IntegAlg::from_name(&r.alg)
+        .ok_or_else(|| verr(k("alg"), format!("unknown algorithm `{}`", r.alg)))?;
+    let encr = EncrAlg::from_name(&r.ealg)
+        .ok_or_else(|| verr(k("ealg"), format!("unknown algorithm `{}`", r.ealg)))?;
     if !control::keys::is_valid_combination(integ, encr) {
-        return Err(verr(k("alg"), format!("{} cannot be combined with {}", r.alg, r.ealg)));
+        return Err(verr(
+            k("alg"),
+            format!("{} cannot be combined with {}", r.alg, r.ealg),
+        ));
     }
     if integ == IntegAlg::HmacMd596 && !allow_md5 {
-        return Err(verr(k("alg"), "hmac-md5-96 is deprecated; set esp.allow_hmac_md5 = true to allow it".into()));
+        return Err(verr(
+            k("alg"),
+            "hmac-md5-96 is deprecated; set esp.allow_hmac_md5 = true to allow it".into(),
+        ));
     }
     let ck = hex16(file, &k("ck"), &r.ck)?;
     let ik = hex16(file, &k("ik"), &r.ik)?;
@@ -736,15 +815,28 @@ fn static_sa_set(
         IpAddr::V6(_) => access.ipv6.map(IpAddr::V6),
     }
     .ok_or_else(|| verr(k("ue"), "no access address of the same family".into()))?;
-    for (name, p) in [("port_uc", r.port_uc), ("port_us", r.port_us), ("port_pc", r.port_pc), ("port_ps", r.port_ps)] {
+    for (name, p) in [
+        ("port_uc", r.port_uc),
+        ("port_us", r.port_us),
+        ("port_pc", r.port_pc),
+        ("port_ps", r.port_ps),
+    ] {
         if p == 0 {
             return Err(verr(k(name), "must not be 0".into()));
         }
     }
     if r.port_pc == r.port_ps || r.port_pc == access.sip_port || r.port_ps == access.sip_port {
-        return Err(verr(k("port_ps"), "protected ports must differ from each other and from sip_port".into()));
+        return Err(verr(
+            k("port_ps"),
+            "protected ports must differ from each other and from sip_port".into(),
+        ));
     }
-    for (name, spi) in [("spi_uc", r.spi_uc), ("spi_us", r.spi_us), ("spi_pc", r.spi_pc), ("spi_ps", r.spi_ps)] {
+    for (name, spi) in [
+        ("spi_uc", r.spi_uc),
+        ("spi_us", r.spi_us),
+        ("spi_pc", r.spi_pc),
+        ("spi_ps", r.spi_ps),
+    ] {
         if spi < 256 {
             return Err(verr(k(name), "SPIs 0..=255 are reserved (RFC 4303)".into()));
         }
@@ -772,10 +864,30 @@ fn static_sa_set(
         ue_ip: ue,
         pcscf_ip: pcscf,
         sas: [
-            sa(SaDirection::Inbound, r.spi_ps, (ue, r.port_uc), (pcscf, r.port_ps)),
-            sa(SaDirection::Outbound, r.spi_us, (pcscf, r.port_pc), (ue, r.port_us)),
-            sa(SaDirection::Outbound, r.spi_uc, (pcscf, r.port_ps), (ue, r.port_uc)),
-            sa(SaDirection::Inbound, r.spi_pc, (ue, r.port_us), (pcscf, r.port_pc)),
+            sa(
+                SaDirection::Inbound,
+                r.spi_ps,
+                (ue, r.port_uc),
+                (pcscf, r.port_ps),
+            ),
+            sa(
+                SaDirection::Outbound,
+                r.spi_us,
+                (pcscf, r.port_pc),
+                (ue, r.port_us),
+            ),
+            sa(
+                SaDirection::Outbound,
+                r.spi_uc,
+                (pcscf, r.port_ps),
+                (ue, r.port_uc),
+            ),
+            sa(
+                SaDirection::Inbound,
+                r.spi_pc,
+                (ue, r.port_us),
+                (pcscf, r.port_pc),
+            ),
         ],
         integ,
         encr,
@@ -786,7 +898,10 @@ fn static_sa_set(
     let impus: Vec<&str> = r.impus.iter().map(|s| s.as_str()).collect();
     let mut identity = control::types::Identity::new(&r.impi, &impus);
     identity.defaults = r.defaults.clone();
-    Ok(StaticSaSet { desc: std::sync::Arc::new(desc), identity })
+    Ok(StaticSaSet {
+        desc: std::sync::Arc::new(desc),
+        identity,
+    })
 }
 
 #[cfg(test)]
@@ -837,16 +952,25 @@ impus = ["sip:alice@ims.example", "tel:+15550101"]
         for (from, to, key) in [
             ("workers = 2", "workers = 0", "dataplane.workers"),
             ("02:00:00:00:01:02", "02:00:00:01:02", "access.gateway_mac"),
-            ("next_hop = \"10.77.1.2:5060\"", "next_hop = \"10.77.1.2:5060\"\nnext_hopp = 1", "next_hopp"),
+            (
+                "next_hop = \"10.77.1.2:5060\"",
+                "next_hop = \"10.77.1.2:5060\"\nnext_hopp = 1",
+                "next_hopp",
+            ),
             ("10.77.1.2:5060", "[::1]:5060", "core.next_hop"),
             ("tel:+15550101", "mailto:x", "annex_n[0].impus"),
         ] {
-            let e = Config::from_toml("f.toml", &GOOD.replace(from, to)).unwrap_err().to_string();
+            let e = Config::from_toml("f.toml", &GOOD.replace(from, to))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("f.toml") && e.contains(key), "{key}: {e}");
         }
-        let e = Config::from_toml("f.toml", &GOOD.replacen("backend = \"mem\"", "backend = \"nic\"", 1))
-            .unwrap_err()
-            .to_string();
+        let e = Config::from_toml(
+            "f.toml",
+            &GOOD.replacen("backend = \"mem\"", "backend = \"nic\"", 1),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("access.port.backend"), "{e}");
         let e = Config::from_toml("f.toml", &GOOD.replace("workers = 2", "workers = \"two\"")).unwrap_err();
         assert!(e.to_string().contains("workers"), "{e}");

@@ -125,14 +125,20 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport, String> {
         .map(|i| {
             let ue = SocketAddr::new(IpAddr::V4(ue_addr(i)), 5060);
             let tel = format!("tel:+1555{i:07}");
-            let (ppi, expect) =
-                if i % 2 == 0 { (Some(tel.as_str()), tel.clone()) } else { (None, format!("sip:ue{i}@ims.example")) };
+            let (ppi, expect) = if i % 2 == 0 {
+                (Some(tel.as_str()), tel.clone())
+            } else {
+                (None, format!("sip:ue{i}@ims.example"))
+            };
             let msg = crate::testgen::message(ue, pcscf, ppi, i as u64, o.size);
             let frame = crate::testgen::udp_frame(UE_GW_MAC, ACCESS_MAC, ue, pcscf, &msg);
             (frame, format!("P-Asserted-Identity: <{expect}>\r\n").into_bytes())
         })
         .collect();
-    let opts = RunOptions { idle_yield_after: 256, on_worker_start: None };
+    let opts = RunOptions {
+        idle_yield_after: 256,
+        on_worker_start: None,
+    };
     let running = app::start(&cfg, acc_port, core_port, &opts)?;
     let gen_stop = Arc::new(AtomicBool::new(false));
     let gs = gen_stop.clone();
@@ -180,14 +186,21 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport, String> {
         .map_err(|e| format!("spawn generator: {e}"))?;
     std::thread::sleep(Duration::from_secs_f64(o.seconds.max(0.1)));
     gen_stop.store(true, Ordering::Relaxed);
-    let traffic = generator.join().map_err(|_| "generator thread panicked".to_string())?;
+    let traffic = generator
+        .join()
+        .map_err(|_| "generator thread panicked".to_string())?;
     let start = Instant::now();
     // Let the workers drain what is still queued, briefly.
     while running.totals().rx < traffic.offered && start.elapsed() < Duration::from_millis(200) {
         std::thread::sleep(Duration::from_millis(5));
     }
     let report = running.finish();
-    Ok(DemoReport { ues: o.ues, message_bytes: o.size, dataplane: report, traffic })
+    Ok(DemoReport {
+        ues: o.ues,
+        message_bytes: o.size,
+        dataplane: report,
+        traffic,
+    })
 }
 
 fn check_sample(b: &PacketBuf, templates: &[(Vec<u8>, Vec<u8>)], t: &mut TrafficReport) {

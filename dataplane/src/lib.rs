@@ -18,12 +18,14 @@ pub mod buf;
 pub mod config;
 pub mod counters;
 pub mod demo;
+#[cfg(feature = "dpdk")]
+pub mod dpdk_run;
 pub mod esp;
 pub mod pcapfile;
 pub mod pipeline;
 pub mod port;
-pub mod runner;
 pub mod profile;
+pub mod runner;
 pub mod sipfast;
 pub mod state;
 pub mod table;

@@ -191,7 +191,12 @@ pub struct PipeState {
 impl PipeState {
     /// Fresh state; `seed` differs per worker.
     pub fn new(seed: u64) -> Self {
-        PipeState { counters: LocalCounters::default(), first_use: None, arrival_spi: None, rng: seed | 1 }
+        PipeState {
+            counters: LocalCounters::default(),
+            first_use: None,
+            arrival_spi: None,
+            rng: seed | 1,
+        }
     }
 
     #[inline]
@@ -273,14 +278,20 @@ pub fn decode_branch(ctx: &Context, hex: &[u8]) -> Option<BranchTarget> {
     };
     let port = u16::from_be_bytes([raw[p], raw[p + 1]]);
     let side = if raw[0] & 1 == 0 { Side::Access } else { Side::Core };
-    Some(BranchTarget { side, addr: SocketAddr::new(ip, port) })
+    Some(BranchTarget {
+        side,
+        addr: SocketAddr::new(ip, port),
+    })
 }
 
 /// Parse host and port of a SIP/SIPS Request-URI whose host is an IP
 /// literal (`sip:user@10.0.0.2:5061;transport=udp`). Default port 5060.
 pub fn uri_ip_port(uri: &[u8]) -> Option<(IpAddr, u16)> {
     let rest = uri.strip_prefix(b"sip:").or_else(|| uri.strip_prefix(b"sips:"))?;
-    let end = rest.iter().position(|&c| c == b';' || c == b'?').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .position(|&c| c == b';' || c == b'?')
+        .unwrap_or(rest.len());
     let hostport = &rest[..end];
     let hostport = match memchr::memrchr(b'@', hostport) {
         Some(i) => &hostport[i + 1..],
@@ -334,8 +345,10 @@ fn process_inner<B: Buf>(
     st.arrival_spi = None;
     let mut p = wire::parse_frame(buf.data(), ctx.verify_udp_checksum)?;
     if p.l3 == L3::Arp {
-        let len = wire::arp_reply_in_place(buf.data_mut(), &p, wire::MacAddr(me.mac), |ip| me.ipv4 == Some(ip))
-            .ok_or(DropReason::NotForUs)?;
+        let len = wire::arp_reply_in_place(buf.data_mut(), &p, wire::MacAddr(me.mac), |ip| {
+            me.ipv4 == Some(ip)
+        })
+        .ok_or(DropReason::NotForUs)?;
         buf.set_len(len).map_err(|_| DropReason::EthTruncated)?;
         return Ok(Verdict::Forward(from));
     }
@@ -376,9 +389,13 @@ fn process_inner<B: Buf>(
     let scan = sipfast::scan(payload)?;
     let src = p.src_socket();
     match (from, scan.start) {
-        (Side::Access, StartLine::Request { method: Method::Register, .. }) => {
-            Ok(Verdict::Exception(ExceptionKind::Register))
-        }
+        (
+            Side::Access,
+            StartLine::Request {
+                method: Method::Register,
+                ..
+            },
+        ) => Ok(Verdict::Exception(ExceptionKind::Register)),
         (Side::Access, StartLine::Request { .. }) => {
             let identity = match via_sa {
                 Some(e) => e.identity.as_deref().ok_or(DropReason::TemporarySaNotRegister)?,
@@ -396,7 +413,10 @@ fn process_inner<B: Buf>(
                 }
             }
             let asserted = !pai.is_empty();
-            let target = BranchTarget { side: Side::Access, addr: src };
+            let target = BranchTarget {
+                side: Side::Access,
+                addr: src,
+            };
             let dst = ctx.next_hop;
             forward_request(buf, &p, &scan, ctx, None, Side::Core, target, dst, pai)?;
             if asserted {
@@ -409,12 +429,27 @@ fn process_inner<B: Buf>(
             if tables.contact(g, ip, port).is_none() {
                 return Err(DropReason::UnknownContact);
             }
-            let target = BranchTarget { side: Side::Core, addr: src };
+            let target = BranchTarget {
+                side: Side::Core,
+                addr: src,
+            };
             let dst = SocketAddr::new(ip, port);
-            forward_request(buf, &p, &scan, ctx, Some((tables, g)), Side::Access, target, dst, &[])?;
+            forward_request(
+                buf,
+                &p,
+                &scan,
+                ctx,
+                Some((tables, g)),
+                Side::Access,
+                target,
+                dst,
+                &[],
+            )?;
             Ok(Verdict::Forward(Side::Access))
         }
-        (_, StartLine::Response { .. }) => forward_response(buf, &p, &scan, ctx, Some((tables, g)), from, st, true),
+        (_, StartLine::Response { .. }) => {
+            forward_response(buf, &p, &scan, ctx, Some((tables, g)), from, st, true)
+        }
     }
 }
 
@@ -436,7 +471,10 @@ pub fn proxy<B: Buf>(
         let scan = sipfast::scan(p.payload(buf.data()))?;
         match scan.start {
             StartLine::Request { .. } if from == Side::Access => {
-                let target = BranchTarget { side: Side::Access, addr: p.src_socket() };
+                let target = BranchTarget {
+                    side: Side::Access,
+                    addr: p.src_socket(),
+                };
                 forward_request(buf, &p, &scan, ctx, None, Side::Core, target, ctx.next_hop, &[])?;
                 Ok(Verdict::Forward(Side::Core))
             }
@@ -474,7 +512,8 @@ pub fn reply_in_place<B: Buf>(
     let hl = h.udp_header_len();
     buf.set_len(hl + msg.len()).map_err(|_| DropReason::SipTooLarge)?;
     buf.data_mut()[hl..].copy_from_slice(msg);
-    h.emit_udp(buf.data_mut(), msg.len()).map_err(|_| DropReason::SipTooLarge)?;
+    h.emit_udp(buf.data_mut(), msg.len())
+        .map_err(|_| DropReason::SipTooLarge)?;
     Ok(())
 }
 
@@ -503,7 +542,9 @@ fn forward_response<B: Buf>(
     if t.side == from {
         return Err(DropReason::NoRoute);
     }
-    let Some(top) = scan.top_via else { return Err(DropReason::NoRoute) };
+    let Some(top) = scan.top_via else {
+        return Err(DropReason::NoRoute);
+    };
     // Remove our Via: the whole line, or only its first element when the
     // line carries more.
     let cut = if more {
@@ -526,7 +567,8 @@ fn forward_response<B: Buf>(
     let mut removed = 0;
     let mut msg_len = scan.msg_len;
     buf.set_len(off + msg_len).map_err(|_| DropReason::SipMalformed)?;
-    buf.remove(off + cut.0, cut.1 - cut.0).map_err(|_| DropReason::SipMalformed)?;
+    buf.remove(off + cut.0, cut.1 - cut.0)
+        .map_err(|_| DropReason::SipMalformed)?;
     removed += cut.1 - cut.0;
     msg_len -= removed;
     emit_toward(buf, p, ctx, tables, t.side, t.addr, msg_len)?;
@@ -539,7 +581,9 @@ fn is_register_response(payload: &[u8], scan: &sipfast::Scan) -> bool {
     let hdrs = &payload[scan.headers_start..scan.headers_end];
     hdrs.split(|&c| c == b'\n').any(|l| {
         let l = l.trim_ascii();
-        let Some(i) = memchr::memchr(b':', l) else { return false };
+        let Some(i) = memchr::memchr(b':', l) else {
+            return false;
+        };
         l[..i].trim_ascii().eq_ignore_ascii_case(b"cseq") && l[i + 1..].trim_ascii().ends_with(b"REGISTER")
     })
 }
@@ -574,11 +618,16 @@ fn forward_request<B: Buf>(
         ctx.nonce_key.hash_one(v) as u32
     };
     // Edits from the back: remove every UE-supplied identity header.
-    buf.set_len(off + scan.msg_len).map_err(|_| DropReason::SipMalformed)?;
+    buf.set_len(off + scan.msg_len)
+        .map_err(|_| DropReason::SipMalformed)?;
     let mut msg_len = scan.msg_len;
     if out == Side::Core {
-        let mut cuts: smallvec::SmallVec<[(usize, usize); 4]> =
-            scan.ppi.iter().chain(scan.pai.iter()).map(|l| (l.start, l.end)).collect();
+        let mut cuts: smallvec::SmallVec<[(usize, usize); 4]> = scan
+            .ppi
+            .iter()
+            .chain(scan.pai.iter())
+            .map(|l| (l.start, l.end))
+            .collect();
         cuts.sort_unstable_by_key(|c| core::cmp::Reverse(c.0));
         for (s, e) in cuts {
             buf.remove(off + s, e - s).map_err(|_| DropReason::SipMalformed)?;
@@ -586,7 +635,11 @@ fn forward_request<B: Buf>(
         }
     }
     // Insert our Via (and P-Asserted-Identity) right after the start line.
-    let via_prefix = if dst.is_ipv6() { &out_addrs.via_v6 } else { &out_addrs.via_v4 };
+    let via_prefix = if dst.is_ipv6() {
+        &out_addrs.via_v6
+    } else {
+        &out_addrs.via_v4
+    };
     if via_prefix.is_empty() {
         return Err(DropReason::NoRoute);
     }
@@ -653,7 +706,8 @@ fn emit_toward<B: Buf>(
         buf.adj(old - hl).map_err(|_| DropReason::SipMalformed)?;
     }
     buf.set_len(hl + msg_len).map_err(|_| DropReason::SipTooLarge)?;
-    h.emit_udp(buf.data_mut(), msg_len).map_err(|_| DropReason::SipTooLarge)?;
+    h.emit_udp(buf.data_mut(), msg_len)
+        .map_err(|_| DropReason::SipTooLarge)?;
     if let Some(e) = sa {
         esp::encap(buf, h.l3_offset(), &e.sa)?;
     }

@@ -88,7 +88,7 @@ pub struct Device {
 }
 
 /// EAL options.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Eal {
     /// Run without hugepages (`--no-huge`): CI and virtual devices only.
@@ -108,18 +108,6 @@ pub struct Eal {
     /// Further EAL arguments, passed through verbatim.
     #[serde(default)]
     pub extra_args: Vec<String>,
-}
-
-impl Default for Eal {
-    fn default() -> Self {
-        Eal {
-            no_huge: false,
-            no_pci: false,
-            in_memory: false,
-            memory_mb: 0,
-            extra_args: Vec::new(),
-        }
-    }
 }
 
 /// Queue and descriptor counts.
@@ -502,8 +490,8 @@ impl Profile {
         }
         if !self.rss.key.is_empty() {
             let k = &self.rss.key;
-            if k.len() % 2 != 0 || !k.chars().all(|c| c.is_ascii_hexdigit()) || ![80, 104].contains(&k.len())
-            {
+            // 80 or 104 hex digits: an even count, so whole bytes.
+            if !k.chars().all(|c| c.is_ascii_hexdigit()) || ![80, 104].contains(&k.len()) {
                 return bad("rss.key", "must be 40 or 52 bytes of hex".into());
             }
         }
@@ -679,7 +667,7 @@ pub fn show(
         let spec = p.device_spec(*devargs);
         let r = eal.port_report(device_name(&spec))?;
         writeln!(out, "\n== {} ({}) ==", p.name, device_name(&spec)).map_err(io)?;
-        writeln!(out, "{:<16} {:<40} {}", "", "profile", "NIC reports").map_err(io)?;
+        writeln!(out, "{:<16} {:<40} NIC reports", "", "profile").map_err(io)?;
         for row in r.compare(p, p.workers()) {
             let mark = if row.ok {
                 ""

@@ -206,7 +206,10 @@ impl<Q: PortQueue> Runner<Q> {
             sets: HashMap::new(),
             in_use: HashMap::new(),
         };
-        while !self.stop.load(Ordering::Relaxed) {
+        loop {
+            // One last pass after `stop` is seen, so that every exception a
+            // worker queued before the stop is handled.
+            let stopping = self.stop.load(Ordering::Relaxed);
             let now = self.now();
             let mut handled = 0;
             if let Some(r) = self.registrar.as_mut() {
@@ -242,6 +245,9 @@ impl<Q: PortQueue> Runner<Q> {
             }
             self.qsbr.quiescent();
             self.counters.publish(&w.st.counters);
+            if stopping {
+                break;
+            }
             if handled == 0 {
                 let sleep = match self.registrar.as_ref().and_then(|r| r.poll_timeout()) {
                     Some(t) => t.saturating_duration_since(self.now()).min(self.max_sleep),
@@ -285,7 +291,12 @@ impl<Q: PortQueue> Runner<Q> {
         let Some(mut buf) = buf else { return Ok(()) };
         let p = wire::parse_frame(buf.data(), false)?;
         let src = p.src_socket();
-        if self.registrar.is_some() {
+        // With the registrar, REGISTER and the final responses to it are its
+        // business alone. A response it cannot match (a retransmitted 401,
+        // say) is dropped and counted there, never proxied: it may carry
+        // ck/ik. A REGISTER over a static `[[sa_set]]` (an SPI it did not
+        // allocate) is dropped there too (`unknown_spi`).
+        if let Some(r) = self.registrar.as_mut() {
             match (kind, from) {
                 (ExceptionKind::Register, Side::Access) => {
                     let arrival = match spi {
@@ -299,15 +310,13 @@ impl<Q: PortQueue> Runner<Q> {
                             transport: Transport::Udp,
                         },
                     };
-                    if let Some(r) = self.registrar.as_mut() {
-                        r.handle_event(
-                            now,
-                            Event::FromUe {
-                                arrival,
-                                bytes: p.payload(buf.data()),
-                            },
-                        );
-                    }
+                    r.handle_event(
+                        now,
+                        Event::FromUe {
+                            arrival,
+                            bytes: p.payload(buf.data()),
+                        },
+                    );
                     self.apply_outputs(Some(src), w);
                     return Ok(());
                 }
@@ -315,9 +324,7 @@ impl<Q: PortQueue> Runner<Q> {
                     w.stats.register_responses += 1;
                     w.scratch.clear();
                     strip_our_via(&self.ctx, p.payload(buf.data()), &mut w.scratch)?;
-                    if let Some(r) = self.registrar.as_mut() {
-                        r.handle_event(now, Event::FromScscf { bytes: &w.scratch });
-                    }
+                    r.handle_event(now, Event::FromScscf { bytes: &w.scratch });
                     self.apply_outputs(None, w);
                     return Ok(());
                 }

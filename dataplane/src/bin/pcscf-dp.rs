@@ -206,29 +206,14 @@ fn run(path: &std::path::Path, duration: Option<f64>, json: bool) -> Result<(), 
 
 #[cfg(feature = "dpdk")]
 fn run_dpdk(cfg: &Config, duration: Option<f64>, json: bool) -> Result<(), String> {
-    dataplane::dpdk_run::run(cfg, duration, json, serve_dpdk)
-}
-
-#[cfg(feature = "dpdk")]
-fn serve_dpdk<Q: dataplane::port::PortQueue>(
-    cfg: &Config,
-    a: dataplane::port::OpenedPort<Q>,
-    c: dataplane::port::OpenedPort<Q>,
-    duration: Option<f64>,
-    json: bool,
-    on_start: Option<fn(usize)>,
-) -> Result<(), String> {
-    serve_with(
-        cfg,
-        a,
-        c,
-        duration,
-        json,
-        RunOptions {
-            idle_yield_after: 0,
-            on_worker_start: on_start,
-        },
-    )
+    let d = dataplane::dpdk_run::open(cfg)?;
+    let opts = RunOptions {
+        idle_yield_after: 0,
+        on_worker_start: Some(dataplane::dpdk_run::register_worker),
+    };
+    let r = serve_with(cfg, d.access, d.core, duration, json, opts);
+    dataplane::dpdk_run::close(d.eal, d.ports, json)?;
+    r
 }
 
 #[cfg(not(feature = "dpdk"))]

@@ -15,7 +15,9 @@
 #   --standin   run the whole topology with standin_pcscf.py instead of
 #               pcscf-dp: validates this harness only, proves nothing about us.
 #   --calls N   requests per scenario (default 20).
-# The binary is $PCSCF_DP, else target/release/pcscf-dp (built if missing).
+# The binary is $PCSCF_DP, else target/release/pcscf-dp (built if missing);
+# the configuration $PCSCF_CONFIG, else pcscf.toml beside this script
+# (pcscf-dpdk.toml runs the same test over DPDK's net_af_packet PMD).
 # Exit status: 0 passed; 1 failed (sipp stats, logs and pcscf-dp output are
 # printed); 3 a prerequisite could not be set up.
 
@@ -173,7 +175,7 @@ ip -n pdp-core neigh replace 10.77.1.1 lladdr "$DPC_MAC" dev core0 nud permanent
 
 # ------------------------------------------------------------------ pcscf-dp
 DURATION=90
-ip netns exec pdp-dp timeout -s INT -k 10 $((DURATION + 10)) "$BIN" run --config "$HERE/pcscf.toml" \
+ip netns exec pdp-dp timeout -s INT -k 10 $((DURATION + 10)) "$BIN" run --config "${PCSCF_CONFIG:-$HERE/pcscf.toml}" \
     --duration "$DURATION" > "$TMP/pcscf-dp.log" 2>&1 &
 DP_PID=$!; PIDS+=("$DP_PID")
 # Ready when it has packet sockets on both ports (/proc/net/packet is per netns).
