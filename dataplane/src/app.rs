@@ -76,6 +76,8 @@ pub struct Report {
     pub control_sa_sets_installed: u64,
     /// Control thread (registrar): SA sets removed.
     pub control_sa_sets_removed: u64,
+    /// Control thread: SA sets whose outbound sequence space ran out.
+    pub control_sa_sets_exhausted: u64,
     /// Control thread: first-use reports of new SA sets.
     pub control_sets_first_used: u64,
     /// The registrar's counters (empty without `[registrar]`).
@@ -357,6 +359,7 @@ impl Running {
             control_ue_protected: cstats.ue_protected,
             control_sa_sets_installed: cstats.sa_sets_installed,
             control_sa_sets_removed: cstats.sa_sets_removed,
+            control_sa_sets_exhausted: cstats.sa_sets_exhausted,
             control_sets_first_used: cstats.sets_first_used,
             registrar: cstats
                 .registrar

@@ -108,6 +108,8 @@ pub struct ControlStats {
     pub sa_sets_installed: u64,
     /// Registrar: SA sets removed.
     pub sa_sets_removed: u64,
+    /// SA sets whose outbound sequence space ran out (signalled once each).
+    pub sa_sets_exhausted: u64,
     /// Registrar: SA sets that could not be installed (bad key material).
     pub sa_install_failed: u64,
     /// Registrar: outputs this data plane cannot carry out (TLS, TCP, a
@@ -206,6 +208,7 @@ impl<Q: PortQueue> Runner<Q> {
             sets: HashMap::new(),
             in_use: HashMap::new(),
         };
+        let mut last_exhaustion_check = self.now();
         loop {
             // One last pass after `stop` is seen, so that every exception a
             // worker queued before the stop is handled.
@@ -225,6 +228,20 @@ impl<Q: PortQueue> Runner<Q> {
                     if let Err(r) = self.handle(ex, now, &mut w) {
                         w.st.counters.drop(r);
                     }
+                }
+            }
+            // Outbound SAs never wrap their sequence number: a worker that
+            // hits the end drops and counts, and the SA flags itself; the
+            // control thread picks the flag up here, about once a second.
+            if now.saturating_duration_since(last_exhaustion_check) >= Duration::from_secs(1) || stopping {
+                last_exhaustion_check = now;
+                for set in self.tables.newly_exhausted_sets() {
+                    w.stats.sa_sets_exhausted += 1;
+                    eprintln!(
+                        "pcscf-dp: SA set {} ran out of outbound sequence numbers; packets toward the UE are \
+                         dropped (esp_seq_overflow) until it re-registers",
+                        set.0
+                    );
                 }
             }
             // Publish before sending: the SAs a 401 announces must be

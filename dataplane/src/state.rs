@@ -72,6 +72,8 @@ pub struct OutboundEntry {
 struct SetRecord {
     inbound: [(u32, Arc<InboundSa>); 2],
     outbound: [(IpAddr, u16); 2],
+    outbound_sas: [Arc<OutboundSa>; 2],
+    exhaustion_reported: bool,
     reported: Arc<AtomicBool>,
 }
 
@@ -233,6 +235,7 @@ impl TableWriters {
         }
         let k2 = (sa2.dst.ip(), sa2.dst.port());
         let k3 = (sa3.dst.ip(), sa3.dst.port());
+        let outbound_sas = [out2.clone(), out3.clone()];
         self.sa_out.insert(
             k2,
             OutboundEntry {
@@ -254,6 +257,8 @@ impl TableWriters {
             SetRecord {
                 inbound: [(sa1.spi, in1), (sa4.spi, in4)],
                 outbound: [k2, k3],
+                outbound_sas,
+                exhaustion_reported: false,
                 reported,
             },
         );
@@ -290,6 +295,21 @@ impl TableWriters {
                 }
             }
         }
+    }
+
+    /// Sets with an outbound SA whose sequence space ran out since the last
+    /// call (RFC 4303 §3.3.3: the counter never wraps; the worker drops and
+    /// counts `esp_seq_overflow`, and the SA is marked exhausted). Each set is
+    /// reported once. The control thread polls this; the workers pay nothing.
+    pub fn newly_exhausted_sets(&mut self) -> Vec<SaSetId> {
+        let mut v = Vec::new();
+        for (id, r) in self.sets.iter_mut() {
+            if !r.exhaustion_reported && r.outbound_sas.iter().any(|s| s.is_exhausted()) {
+                r.exhaustion_reported = true;
+                v.push(*id);
+            }
+        }
+        v
     }
 
     /// Number of installed SA sets.
@@ -356,5 +376,57 @@ mod tests {
             &*r.sender(&g, ip, 5061, Transport::Udp).unwrap().identity.impi,
             "a@x"
         );
+    }
+
+    #[test]
+    fn exhausted_outbound_sa_is_reported_once() {
+        let toml = r#"
+[access]
+ipv4 = "10.0.0.1"
+gateway_mac = "02:00:00:00:00:09"
+[access.port]
+backend = "mem"
+[core]
+ipv4 = "10.1.0.1"
+gateway_mac = "02:00:00:00:00:0a"
+next_hop = "10.1.0.2:5060"
+[core.port]
+backend = "mem"
+[[sa_set]]
+ue = "10.0.0.2"
+port_uc = 5100
+port_us = 5101
+port_pc = 5200
+port_ps = 5201
+spi_uc = 4096
+spi_us = 4097
+spi_pc = 4098
+spi_ps = 4099
+alg = "hmac-sha-1-96"
+ealg = "null"
+ck = "00112233445566778899aabbccddeeff"
+ik = "0102030405060708090a0b0c0d0e0f10"
+impi = "a@x"
+impus = ["sip:a@x"]
+"#;
+        let c = crate::config::Config::from_toml("t.toml", toml).unwrap();
+        let set = &c.sa_sets[0];
+        let d = QsbrDomain::new(1);
+        let (mut w, r) = tables(&d, 64);
+        w.install_sa_set(&set.desc, Some(Arc::new(set.identity.clone())), false, 1024)
+            .unwrap();
+        w.publish();
+        assert!(w.newly_exhausted_sets().is_empty());
+        let rd = d.register().unwrap();
+        {
+            let g = rd.guard();
+            let e = r.sa_out.get(&g, &("10.0.0.2".parse().unwrap(), 5100)).unwrap();
+            assert_eq!(e.sa.spi, 4096);
+            e.sa.set_last_seq(u32::MAX - 1);
+            assert_eq!(e.sa.next_seq(), Some(u32::MAX));
+            assert_eq!(e.sa.next_seq(), None, "the counter must not wrap");
+        }
+        assert_eq!(w.newly_exhausted_sets(), vec![set.desc.id]);
+        assert!(w.newly_exhausted_sets().is_empty(), "reported once");
     }
 }
