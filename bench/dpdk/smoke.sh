@@ -33,7 +33,7 @@ for d in $devices; do
         *) echo "unknown device $d" >&2; exit 2 ;;
     esac
     tp=$(testpmd_mpps "$spec")
-    for mode in io touch; do
+    for mode in io touch pipeline; do
         ours=$(taskset -c 1 "$fwd" "$prof" "" "$secs" "$mode" 2>/dev/null | sed -n 's/^mpps=//p')
         ratio=$(awk -v a="$ours" -v b="$tp" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
         printf '%-6s %-6s %12s %12s %8s\n' "$d" "$mode" "$ours" "$tp" "$ratio"

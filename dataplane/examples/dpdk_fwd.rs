@@ -3,9 +3,13 @@
 //! binding (`DpdkQueue`, owning `Mbuf`s). `bench/dpdk/smoke.sh` runs it next
 //! to testpmd in the same run and prints the ratio.
 //!
-//! Usage: dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch|shimcost]
+//! Usage: dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch|pipeline|shimcost]
 //! `touch` also reads and swaps the Ethernet addresses of every frame (the
-//! least work a real pipeline does). Prints `mpps=<rate>` on the last line.
+//! least work a real pipeline does). `pipeline` writes a 400-byte SIP MESSAGE
+//! from a bound UE into every received mbuf (a copy, as a NIC would have
+//! written it) and runs it through the real plaintext path
+//! (`pipeline::process`: parse, Annex N lookup, identity assertion, edit,
+//! re-emit) before sending it. Prints `mpps=<rate>` on the last line.
 
 #[cfg(not(feature = "dpdk"))]
 fn main() {
@@ -35,7 +39,40 @@ fn main() {
     let devargs = args.get(2).filter(|s| !s.is_empty()).map(String::as_str);
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let touch = args.get(4).is_some_and(|m| m == "touch");
-    let run = || -> Result<(u64, Duration), dpdk::DpdkError> {
+    let pipeline_mode = args.get(4).is_some_and(|m| m == "pipeline");
+    // The plaintext path's state, as a worker has it (see the demo's config).
+    let demo_cfg = dataplane::demo::config(&dataplane::demo::DemoOptions {
+        ues: 1000,
+        seconds: 0.0,
+        workers: 1,
+        size: 400,
+    });
+    let domain = dataplane::table::QsbrDomain::new(2);
+    let (mut writers, readers) = dataplane::state::tables(&domain, demo_cfg.table_capacity);
+    for b in &demo_cfg.annex_n {
+        writers.bind(b.key, std::sync::Arc::new(b.identity.clone()));
+    }
+    writers.publish();
+    let ctx =
+        dataplane::pipeline::Context::new(&demo_cfg, (demo_cfg.access.mac, 1500), (demo_cfg.core.mac, 1500));
+    let templates: Vec<Vec<u8>> = (0..64u32)
+        .map(|i| {
+            let pcscf =
+                std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 64, 0, 1)), 5060);
+            let ue = std::net::SocketAddr::new(
+                std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a40_0002 + i)),
+                5060,
+            );
+            let tel = format!("tel:+1555{i:07}");
+            let ppi = (i % 2 == 0).then_some(tel.as_str());
+            let msg = dataplane::testgen::message(ue, pcscf, ppi, u64::from(i), 400);
+            dataplane::testgen::udp_frame(demo_cfg.access.gateway_mac, demo_cfg.access.mac, ue, pcscf, &msg)
+        })
+        .collect();
+    let mut qsbr = domain.register().expect("one reader");
+    let mut st = dataplane::pipeline::PipeState::new(1);
+    let mut k = 0usize;
+    let mut run = || -> Result<(u64, Duration), dpdk::DpdkError> {
         let eal_args =
             dataplane::profile::eal_command_line(&[(&profile, devargs)], &["--log-level=*:warning".into()]);
         let eal = Eal::init(&eal_args)?;
@@ -75,6 +112,29 @@ fn main() {
         'outer: loop {
             for _ in 0..1024 {
                 let got = q.rx_burst(&mut v, 32);
+                if pipeline_mode {
+                    let g = qsbr.guard();
+                    v.retain_mut(|m| {
+                        let f = &templates[k & 63];
+                        k += 1;
+                        let len = m.len();
+                        if m.trim(len).is_err() || m.append(f.len()).is_err() {
+                            return false;
+                        }
+                        m.data_mut().copy_from_slice(f);
+                        matches!(
+                            dataplane::pipeline::process(
+                                m,
+                                dataplane::pipeline::Side::Access,
+                                &ctx,
+                                &readers,
+                                &g,
+                                &mut st
+                            ),
+                            dataplane::pipeline::Verdict::Forward(_)
+                        )
+                    });
+                }
                 if touch {
                     for m in v.iter_mut() {
                         let d = m.data_mut();
@@ -88,11 +148,19 @@ fn main() {
                 v.clear(); // frames the TX ring refused are freed here
                 n += got as u64;
             }
+            qsbr.quiescent();
             if t.elapsed() >= end {
                 break 'outer;
             }
         }
         let el = t.elapsed();
+        if pipeline_mode {
+            eprintln!(
+                "pipeline: asserted={} drops={}",
+                st.counters.asserted,
+                st.counters.total_drops()
+            );
+        }
         let st = port.stats()?;
         eprintln!(
             "port {}: ipackets={} opackets={} imissed={} rx_nombuf={} queue0 alloc_failures={}",

@@ -51,6 +51,14 @@ pub trait Buf: Send {
     /// Remove `n` bytes from the back.
     fn trim(&mut self, n: usize) -> Result<(), BufError>;
 
+    /// Whether the NIC already verified this frame's L4 checksum as good
+    /// (receive checksum offload), so software need not verify it again.
+    /// False unless the port says so.
+    #[inline]
+    fn rx_l4_csum_good(&self) -> bool {
+        false
+    }
+
     /// Frame length.
     #[inline]
     fn len(&self) -> usize {

@@ -277,6 +277,11 @@ impl core::fmt::Debug for Mbuf {
 
 impl Buf for Mbuf {
     #[inline]
+    fn rx_l4_csum_good(&self) -> bool {
+        Mbuf::rx_l4_csum_good(self)
+    }
+
+    #[inline]
     fn data(&self) -> &[u8] {
         let m = self.m();
         // SAFETY: single segment (checked on receive, true on alloc), so the
