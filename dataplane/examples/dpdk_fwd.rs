@@ -40,36 +40,10 @@ fn main() {
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let touch = args.get(4).is_some_and(|m| m == "touch");
     let pipeline_mode = args.get(4).is_some_and(|m| m == "pipeline");
-    // The plaintext path's state, as a worker has it (see the demo's config).
-    let demo_cfg = dataplane::demo::config(&dataplane::demo::DemoOptions {
-        ues: 1000,
-        seconds: 0.0,
-        workers: 1,
-        size: 400,
-    });
-    let domain = dataplane::table::QsbrDomain::new(2);
-    let (mut writers, readers) = dataplane::state::tables(&domain, demo_cfg.table_capacity);
-    for b in &demo_cfg.annex_n {
-        writers.bind(b.key, std::sync::Arc::new(b.identity.clone()));
-    }
-    writers.publish();
-    let ctx =
-        dataplane::pipeline::Context::new(&demo_cfg, (demo_cfg.access.mac, 1500), (demo_cfg.core.mac, 1500));
-    let templates: Vec<Vec<u8>> = (0..64u32)
-        .map(|i| {
-            let pcscf =
-                std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 64, 0, 1)), 5060);
-            let ue = std::net::SocketAddr::new(
-                std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a40_0002 + i)),
-                5060,
-            );
-            let tel = format!("tel:+1555{i:07}");
-            let ppi = (i % 2 == 0).then_some(tel.as_str());
-            let msg = dataplane::testgen::message(ue, pcscf, ppi, u64::from(i), 400);
-            dataplane::testgen::udp_frame(demo_cfg.access.gateway_mac, demo_cfg.access.mac, ue, pcscf, &msg)
-        })
-        .collect();
-    let mut qsbr = domain.register().expect("one reader");
+    // The plaintext path's state, as a worker has it (the demo's config).
+    let fx = dataplane::testgen::PipelineFixture::new(1000, 64, 400);
+    let (ctx, readers, templates) = (&fx.ctx, &fx.readers, &fx.frames);
+    let mut qsbr = fx.domain.register().expect("one reader");
     let mut st = dataplane::pipeline::PipeState::new(1);
     let mut k = 0usize;
     let mut run = || -> Result<(u64, Duration), dpdk::DpdkError> {
@@ -126,8 +100,8 @@ fn main() {
                             dataplane::pipeline::process(
                                 m,
                                 dataplane::pipeline::Side::Access,
-                                &ctx,
-                                &readers,
+                                ctx,
+                                readers,
                                 &g,
                                 &mut st
                             ),

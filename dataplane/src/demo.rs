@@ -65,7 +65,8 @@ const CORE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0xc, 1];
 const UE_GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0xa, 2];
 const CORE_GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0xc, 2];
 
-fn ue_addr(i: usize) -> Ipv4Addr {
+/// The address of demo UE `i` (10.64.0.2 onwards).
+pub fn ue_addr(i: usize) -> Ipv4Addr {
     let i = i as u32;
     Ipv4Addr::from(0x0a40_0000 | (i + 2))
 }

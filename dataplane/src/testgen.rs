@@ -65,3 +65,65 @@ CSeq: 1 MESSAGE\r\n",
     v.extend(std::iter::repeat_n(b'x', body_len));
     v
 }
+
+/// Everything a worker needs to run the plaintext path on the demo's
+/// configuration, outside the threads: context, tables with `ues` bound UEs,
+/// and `frames.len()` template frames (UE i sends; even UEs carry a
+/// P-Preferred-Identity with their tel URI). Used by the benches, the
+/// instruction counter and the DPDK tests.
+pub struct PipelineFixture {
+    /// The demo's configuration.
+    pub cfg: crate::config::Config,
+    /// The pipeline context.
+    pub ctx: crate::pipeline::Context,
+    /// The QSBR domain the tables live in (room for one more reader).
+    pub domain: crate::table::QsbrDomain,
+    /// Table writers (kept alive for the readers).
+    pub writers: crate::state::TableWriters,
+    /// Table readers.
+    pub readers: crate::state::TableReaders,
+    /// Template frames from bound UEs to the P-CSCF.
+    pub frames: Vec<Vec<u8>>,
+}
+
+impl PipelineFixture {
+    /// `ues` bound UEs, `templates` frames spread over them, each carrying a
+    /// SIP MESSAGE of about `size` bytes.
+    pub fn new(ues: usize, templates: usize, size: usize) -> Self {
+        use std::net::{IpAddr, Ipv4Addr};
+        let o = crate::demo::DemoOptions {
+            ues,
+            seconds: 0.0,
+            workers: 1,
+            size,
+        };
+        let cfg = crate::demo::config(&o);
+        let domain = crate::table::QsbrDomain::new(2);
+        let (mut writers, readers) = crate::state::tables(&domain, cfg.table_capacity);
+        for b in &cfg.annex_n {
+            writers.bind(b.key, std::sync::Arc::new(b.identity.clone()));
+        }
+        writers.publish();
+        let ctx = crate::pipeline::Context::new(&cfg, (cfg.access.mac, 1500), (cfg.core.mac, 1500));
+        let pcscf = SocketAddr::new(IpAddr::V4(cfg.access.ipv4.unwrap_or(Ipv4Addr::UNSPECIFIED)), 5060);
+        let step = (ues / templates.max(1)).max(1);
+        let frames = (0..templates)
+            .map(|k| {
+                let i = (k * step) % ues.max(1);
+                let ue = SocketAddr::new(IpAddr::V4(crate::demo::ue_addr(i)), 5060);
+                let tel = format!("tel:+1555{i:07}");
+                let ppi = (k % 2 == 0).then_some(tel.as_str());
+                let msg = message(ue, pcscf, ppi, i as u64, size);
+                udp_frame(cfg.access.gateway_mac, cfg.access.mac, ue, pcscf, &msg)
+            })
+            .collect();
+        PipelineFixture {
+            cfg,
+            ctx,
+            domain,
+            writers,
+            readers,
+            frames,
+        }
+    }
+}

@@ -7,16 +7,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::Arc;
 
 use dataplane::buf::Buf;
-use dataplane::demo::{self, DemoOptions};
-use dataplane::pipeline::{self, Context, PipeState, Side, Verdict};
+use dataplane::pipeline::{self, PipeState, Side, Verdict};
 use dataplane::port::dpdk::Eal;
 use dataplane::port::PortQueue;
 use dataplane::profile;
-use dataplane::state;
-use dataplane::table::QsbrDomain;
 use dataplane::wire;
 
 #[test]
@@ -33,22 +29,10 @@ fn plaintext_path_on_mbufs_over_net_ring() {
         .unwrap_or_else(|e| panic!("{e}"));
     let q = &mut opened.worker_queues[0];
 
-    let o = DemoOptions {
-        ues: 8,
-        seconds: 0.0,
-        workers: 1,
-        size: 600,
-    };
-    let cfg = demo::config(&o);
-    let domain = QsbrDomain::new(2);
-    let (mut w, r) = state::tables(&domain, 64);
-    for b in &cfg.annex_n {
-        w.bind(b.key, Arc::new(b.identity.clone()));
-    }
-    w.publish();
-    let ctx = Context::new(&cfg, (cfg.access.mac, 1500), (cfg.core.mac, 1500));
+    let fx = dataplane::testgen::PipelineFixture::new(8, 8, 600);
+    let (cfg, ctx, r) = (&fx.cfg, &fx.ctx, &fx.readers);
     let pcscf = SocketAddr::new(IpAddr::V4(cfg.access.ipv4.expect("demo has v4")), 5060);
-    let mut reader = domain.register().expect("reader");
+    let mut reader = fx.domain.register().expect("reader");
     let mut st = PipeState::new(7);
 
     // UE i = 0 prefers its tel URI; the frames go onto the ring as mbufs.
@@ -72,7 +56,7 @@ fn plaintext_path_on_mbufs_over_net_ring() {
     for mut m in rx.drain(..) {
         let v = {
             let g = reader.guard();
-            pipeline::process(&mut m, Side::Access, &ctx, &r, &g, &mut st)
+            pipeline::process(&mut m, Side::Access, ctx, r, &g, &mut st)
         };
         assert_eq!(v, Verdict::Forward(Side::Core));
         fwd.push(m);
