@@ -209,6 +209,7 @@ impl<Q: PortQueue> Runner<Q> {
             in_use: HashMap::new(),
         };
         let mut last_exhaustion_check = self.now();
+        let mut resource_exhaustions = 0u64;
         loop {
             // One last pass after `stop` is seen, so that every exception a
             // worker queued before the stop is handled.
@@ -242,6 +243,20 @@ impl<Q: PortQueue> Runner<Q> {
                          dropped (esp_seq_overflow) until it re-registers",
                         set.0
                     );
+                }
+            }
+            // Resource exhaustion (SPIs, protected ports, SA sets per IMPI) is
+            // answered with a 5xx and Retry-After by the registrar; say so in
+            // the log too, once per occurrence.
+            if let Some(r) = self.registrar.as_ref() {
+                let n = r.counters().exhausted;
+                if n > resource_exhaustions {
+                    eprintln!(
+                        "pcscf-dp: registrar resources exhausted (SPI range, protected ports or SA sets per \
+                         IMPI): {} REGISTER(s) answered 503 with Retry-After ({n} in total)",
+                        n - resource_exhaustions
+                    );
+                    resource_exhaustions = n;
                 }
             }
             // Publish before sending: the SAs a 401 announces must be
