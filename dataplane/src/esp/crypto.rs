@@ -101,9 +101,62 @@ impl EspCrypto for NullCrypto {
     }
 }
 
+/// Key material held by value in a type that does not clear itself (ring's
+/// AES key schedule, the keyed HMAC states): its bytes are overwritten with
+/// zeros when it is dropped.
+///
+/// Only for types without drop glue (checked at compile time): such a value
+/// owns no heap memory or other resource, so skipping its (empty) destructor
+/// and clearing its bytes in place loses nothing.
+pub struct Wiped<T>(core::mem::ManuallyDrop<T>);
+
+impl<T> Wiped<T> {
+    const NO_DROP_GLUE: () = assert!(!core::mem::needs_drop::<T>(), "Wiped<T> needs a plain-data T");
+
+    /// Wrap a value.
+    pub fn new(v: T) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::NO_DROP_GLUE;
+        Wiped(core::mem::ManuallyDrop::new(v))
+    }
+}
+
+impl<T> core::ops::Deref for Wiped<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Clone> Clone for Wiped<T> {
+    fn clone(&self) -> Self {
+        Wiped::new((*self.0).clone())
+    }
+}
+
+impl<T> Drop for Wiped<T> {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        let p: *mut T = &mut *self.0;
+        // SAFETY: `p` points to a live, exclusively borrowed `T` of
+        // `size_of::<T>()` bytes. `T` has no drop glue (asserted in `new`), so
+        // it owns nothing that its destructor would release, and nothing reads
+        // the value after this (the `ManuallyDrop` is never dropped or taken).
+        // Volatile byte writes so that the compiler cannot elide them as dead
+        // stores.
+        unsafe {
+            let bytes = p.cast::<u8>();
+            for i in 0..core::mem::size_of::<T>() {
+                core::ptr::write_volatile(bytes.add(i), 0);
+            }
+        }
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// AES-128-GCM with a 16-byte ICV and an 8-byte explicit IV (RFC 4106).
 pub struct Gcm {
-    key: ring::aead::LessSafeKey,
+    key: Wiped<ring::aead::LessSafeKey>,
     salt: [u8; 4],
 }
 
@@ -118,8 +171,7 @@ impl Gcm {
 
 impl Drop for Gcm {
     fn drop(&mut self) {
-        // ring zeroizes nothing itself; its key schedule lives inside `key`
-        // and is dropped with it. The salt is ours to clear.
+        // ring zeroizes nothing itself; `Wiped` clears its key schedule.
         self.salt.zeroize();
     }
 }
@@ -236,10 +288,10 @@ impl EspCrypto for Gmac {
 /// states are precomputed; each packet clones them.
 #[derive(Clone)]
 pub enum Hmac96 {
-    /// HMAC-SHA-1-96.
-    Sha1(hmac::Hmac<sha1::Sha1>),
-    /// HMAC-MD5-96.
-    Md5(hmac::Hmac<md5::Md5>),
+    /// HMAC-SHA-1-96 (keyed states cleared on drop).
+    Sha1(Wiped<hmac::Hmac<sha1::Sha1>>),
+    /// HMAC-MD5-96 (keyed states cleared on drop).
+    Md5(Wiped<hmac::Hmac<md5::Md5>>),
 }
 
 impl Hmac96 {
@@ -249,12 +301,12 @@ impl Hmac96 {
         let mut out = [0u8; 12];
         match self {
             Hmac96::Sha1(k) => {
-                let mut m = k.clone();
+                let mut m = (**k).clone();
                 m.update(data);
                 out.copy_from_slice(&m.finalize().into_bytes()[..12]);
             }
             Hmac96::Md5(k) => {
-                let mut m = k.clone();
+                let mut m = (**k).clone();
                 m.update(data);
                 out.copy_from_slice(&m.finalize().into_bytes()[..12]);
             }
@@ -442,7 +494,7 @@ impl SaCrypto {
         }
         match (keys.integ(), keys.encr()) {
             (IntegAlg::Null, EncrAlg::AesGcm) => Ok(SaCrypto::Gcm(Gcm {
-                key: aead_key(keys.encr_key())?,
+                key: Wiped::new(aead_key(keys.encr_key())?),
                 salt: keys.salt(),
             })),
             (IntegAlg::AesGmac, EncrAlg::Null) => {
@@ -455,18 +507,18 @@ impl SaCrypto {
             }
             (integ @ (IntegAlg::HmacSha196 | IntegAlg::HmacMd596), encr) => {
                 let mac = match integ {
-                    IntegAlg::HmacSha196 => Hmac96::Sha1(
+                    IntegAlg::HmacSha196 => Hmac96::Sha1(Wiped::new(
                         hmac::Hmac::<sha1::Sha1>::new_from_slice(keys.integ_key())
                             .map_err(|_| CryptoBuildError::BadKey)?,
-                    ),
+                    )),
                     _ => {
                         if !allow_md5 {
                             return Err(CryptoBuildError::Md5Disabled);
                         }
-                        Hmac96::Md5(
+                        Hmac96::Md5(Wiped::new(
                             hmac::Hmac::<md5::Md5>::new_from_slice(keys.integ_key())
                                 .map_err(|_| CryptoBuildError::BadKey)?,
-                        )
+                        ))
                     }
                 };
                 let cbc = match encr {

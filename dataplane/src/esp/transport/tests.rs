@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::buf::{Buf, PacketBuf};
-use crate::esp::crypto::{EspCrypto, Hmac96, SaCrypto};
+use crate::esp::crypto::{EspCrypto, Hmac96, SaCrypto, Wiped};
 use control::keys::{derive_sa_keys, SaKeys};
 use control::types::{EncrAlg, IntegAlg};
 
@@ -410,22 +410,32 @@ fn unhex(s: &str) -> Vec<u8> {
 fn rfc2202_hmac_sha1_and_md5() {
     use hmac::Mac;
     // RFC 2202 test case 1 (SHA-1) and 2 (MD5), truncated to 96 bits.
-    let k = Hmac96::Sha1(hmac::Hmac::<sha1::Sha1>::new_from_slice(&[0x0b; 20]).unwrap());
+    let k = Hmac96::Sha1(Wiped::new(
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(&[0x0b; 20]).unwrap(),
+    ));
     assert_eq!(k.icv(b"Hi There").to_vec(), unhex("b617318655057264e28bc0b6"));
-    let k = Hmac96::Sha1(hmac::Hmac::<sha1::Sha1>::new_from_slice(b"Jefe").unwrap());
+    let k = Hmac96::Sha1(Wiped::new(
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(b"Jefe").unwrap(),
+    ));
     assert_eq!(
         k.icv(b"what do ya want for nothing?").to_vec(),
         unhex("effcdf6ae5eb2fa2d27416d5")
     );
-    let k = Hmac96::Md5(hmac::Hmac::<md5::Md5>::new_from_slice(&[0x0b; 16]).unwrap());
+    let k = Hmac96::Md5(Wiped::new(
+        hmac::Hmac::<md5::Md5>::new_from_slice(&[0x0b; 16]).unwrap(),
+    ));
     assert_eq!(k.icv(b"Hi There").to_vec(), unhex("9294727a3638bb1c13f48ef8"));
-    let k = Hmac96::Md5(hmac::Hmac::<md5::Md5>::new_from_slice(b"Jefe").unwrap());
+    let k = Hmac96::Md5(Wiped::new(
+        hmac::Hmac::<md5::Md5>::new_from_slice(b"Jefe").unwrap(),
+    ));
     assert_eq!(
         k.icv(b"what do ya want for nothing?").to_vec(),
         unhex("750c783e6ab0b503eaa86e31")
     );
     // RFC 2202 test case 3: key 0xaa x20, data 0xdd x50.
-    let k = Hmac96::Sha1(hmac::Hmac::<sha1::Sha1>::new_from_slice(&[0xaa; 20]).unwrap());
+    let k = Hmac96::Sha1(Wiped::new(
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(&[0xaa; 20]).unwrap(),
+    ));
     assert_eq!(k.icv(&[0xdd; 50]).to_vec(), unhex("125d7342b9ac11cd91a39af4"));
 }
 
