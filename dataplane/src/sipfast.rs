@@ -94,6 +94,8 @@ pub struct Scan {
     pub max_forwards: Option<Line>,
     /// Whether the To header carries a tag (in-dialog request).
     pub to_tag: bool,
+    /// Whether a To header was seen.
+    pub to_seen: bool,
     /// The Content-Length value, if present.
     pub content_length: Option<usize>,
 }
@@ -103,12 +105,13 @@ fn eq_ic(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+#[inline]
+fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+}
+
 fn method_of(m: &[u8]) -> Option<Method> {
-    if m.is_empty()
-        || !m
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(c))
-    {
+    if m.is_empty() || !m.iter().all(|c| is_token_char(*c)) {
         return None;
     }
     Some(match m {
@@ -197,6 +200,7 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         pai: SmallVec::new(),
         max_forwards: None,
         to_tag: false,
+        to_seen: false,
         content_length: None,
     };
     let mut pos = headers_start;
@@ -242,6 +246,12 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         if ns != pos || ne == ns {
             return Err(DropReason::SipMalformed);
         }
+        // A header name is an RFC 3261 token: anything else (a stray CR, a
+        // NUL) could make a downstream parser see a header we did not, such as
+        // a P-Asserted-Identity we never removed.
+        if !p[ns..ne].iter().all(|c| is_token_char(*c)) {
+            return Err(DropReason::SipMalformed);
+        }
         let (vs, ve) = trim_ws(p, colon + 1, value_end);
         let line = Line {
             start: pos,
@@ -253,13 +263,13 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         match name.len() {
             1 => match name[0].to_ascii_lowercase() {
                 b'v' => s.via(line),
-                b't' => s.to_tag |= has_tag(line.value(p)),
+                b't' => s.to(line.value(p))?,
                 b'l' => s.set_cl(line.value(p))?,
                 _ => {}
             },
             2 => {
                 if eq_ic(name, b"to") {
-                    s.to_tag |= has_tag(line.value(p))
+                    s.to(line.value(p))?
                 }
             }
             _ => {
@@ -297,6 +307,17 @@ impl Scan {
             self.top_via = Some(line);
         }
         self.via_lines += 1;
+    }
+
+    /// A To header: exactly one per message (RFC 3261 §20.39, §7.3.1).
+    #[inline]
+    fn to(&mut self, v: &[u8]) -> Result<(), DropReason> {
+        if self.to_seen {
+            return Err(DropReason::SipMalformed);
+        }
+        self.to_seen = true;
+        self.to_tag = has_tag(v);
+        Ok(())
     }
 
     #[inline]
@@ -442,6 +463,9 @@ hello";
             b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 99999999999\r\n\r\n",
             b"OPTIONS sip:x SIP/2.0\r\nMax-Forwards: 1\r\nMax-Forwards: 2\r\n\r\n",
             b"OPTIONS sip:x SIP/2.0\r\n : x\r\n\r\n",
+            b"OPTIONS sip:x SIP/2.0\r\nP-Asserted-Identity\r: <sip:x@y>\r\n\r\n",
+            b"OPTIONS sip:x SIP/2.0\r\nP-Asserted\0Identity: <sip:x@y>\r\n\r\n",
+            b"OPTIONS sip:x SIP/2.0\r\nTo: <sip:a@b>\r\nt: <sip:a@b>;tag=1\r\n\r\n",
         ] {
             assert_eq!(
                 scan(m).err(),

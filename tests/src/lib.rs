@@ -198,6 +198,9 @@ pub fn fix_checksums(f: &mut [u8]) {
         let c = !fold(sum16(0, &f[l3..l4]));
         f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
     }
+    if f.len() < l3 + if v6 { 40 } else { 20 } {
+        return;
+    }
     let proto = if v6 { f[l3 + 6] } else { f[l3 + 9] };
     if proto != 17 || end > f.len() || l4 + 8 > end {
         return;

@@ -383,10 +383,13 @@ fn has_to_tag(hs: &[(String, String)]) -> bool {
             Some(i) => &v[i + 1..],
             None => v.as_str(),
         };
-        params
-            .split(';')
-            .skip(1)
-            .any(|p| p.trim().to_ascii_lowercase().starts_with("tag"))
+        // RFC 3261: tag-param = "tag" EQUAL token. A parameter whose name
+        // merely starts with "tag" (`tagx=1`, or a mangled `tag<tt`) is not a
+        // tag, and the request is not in-dialog.
+        params.split(';').skip(1).any(|p| {
+            p.split_once('=')
+                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("tag"))
+        })
     })
 }
 
