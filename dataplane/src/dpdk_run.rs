@@ -22,6 +22,11 @@ pub struct DpdkPorts {
     pub access: OpenedPort<DpdkQueue>,
     /// The core side's queues.
     pub core: OpenedPort<DpdkQueue>,
+    /// The configuration to run with: `dataplane.cores` and
+    /// `dataplane.control_core` filled from the access port's hw-profile
+    /// layout when the file leaves them out (the EAL restricts the main
+    /// thread to its own lcore, so the machine's core list cannot be used).
+    pub cfg: Config,
 }
 
 fn side(cfg_name: &str, b: &PortBackend) -> Result<(Profile, String), String> {
@@ -46,11 +51,25 @@ pub fn open(cfg: &Config) -> Result<DpdkPorts, String> {
     let (port_c, core) = eal
         .open_port(&pc, Some(&dc), cfg.workers)
         .map_err(|e| format!("core port {dc}: {e}"))?;
+    let mut run_cfg = cfg.clone();
+    if run_cfg.cores.is_empty() && pa.layout.worker_cores.len() >= cfg.workers {
+        run_cfg.cores = pa
+            .layout
+            .worker_cores
+            .iter()
+            .take(cfg.workers)
+            .map(|&c| c as usize)
+            .collect();
+    }
+    if run_cfg.control_core.is_none() {
+        run_cfg.control_core = Some(pa.layout.control_core as usize);
+    }
     Ok(DpdkPorts {
         eal,
         ports: vec![port_a, port_c],
         access,
         core,
+        cfg: run_cfg,
     })
 }
 

@@ -211,7 +211,7 @@ fn run_dpdk(cfg: &Config, duration: Option<f64>, json: bool) -> Result<(), Strin
         idle_yield_after: 0,
         on_worker_start: Some(dataplane::dpdk_run::register_worker),
     };
-    let r = serve_with(cfg, d.access, d.core, duration, json, opts);
+    let r = serve_with(&d.cfg, d.access, d.core, duration, json, opts);
     dataplane::dpdk_run::close(d.eal, d.ports, json)?;
     r
 }
