@@ -8,8 +8,9 @@
 //!
 //! Depends on `control` for protocol logic; `control` never depends on this
 //! crate. `unsafe` is denied everywhere except the modules that must use it
-//! (the lock-free table's reclamation, the raw-socket port and the DPDK
-//! binding), each of which justifies every block with a `SAFETY:` comment.
+//! (the lock-free table's reclamation, the raw-socket port, the clearing of
+//! key schedules in `esp::crypto::Wiped`, and the DPDK binding), each of which
+//! justifies every block with a `SAFETY:` comment.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
