@@ -120,12 +120,59 @@ impl SideAddrs {
 
     /// Our address of the same family as `peer`.
     #[inline]
-    fn addr_for(&self, peer: IpAddr) -> Option<IpAddr> {
+    pub fn addr_for(&self, peer: IpAddr) -> Option<IpAddr> {
         match peer {
             IpAddr::V4(_) => self.ipv4.map(IpAddr::V4),
             IpAddr::V6(_) => self.ipv6.map(IpAddr::V6),
         }
     }
+}
+
+impl SideAddrs {
+    /// The Ethernet/IP/UDP headers of a datagram we send out of this side
+    /// from `src` to `dst` (to the side's next layer-2 hop, untagged).
+    #[inline]
+    fn udp_headers(&self, src: SocketAddr, dst: SocketAddr) -> HeadersRepr {
+        HeadersRepr {
+            eth_src: wire::MacAddr(self.mac),
+            eth_dst: wire::MacAddr(self.gateway_mac),
+            vlan: [None, None],
+            src: src.ip(),
+            dst: dst.ip(),
+            hop_limit: 64,
+            src_port: src.port(),
+            dst_port: dst.port(),
+        }
+    }
+}
+
+/// Build in `buf` a frame out of side `o` from `src` to `dst` carrying
+/// `payload`, ESP-encapsulated with `sa` when one is given. Fails with
+/// [`DropReason::SipTooLarge`] when the result would exceed the side's MTU or
+/// the buffer.
+pub fn emit_datagram<B: Buf>(
+    buf: &mut B,
+    o: &SideAddrs,
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: &[u8],
+    sa: Option<&esp::OutboundSa>,
+) -> Result<(), DropReason> {
+    let h = o.udp_headers(src, dst);
+    let hl = h.udp_header_len();
+    let overhead = sa.map_or(0, |s| s.overhead(payload.len() + 8));
+    if hl + payload.len() + overhead - h.l3_offset() > o.mtu {
+        return Err(DropReason::SipTooLarge);
+    }
+    buf.set_len(hl + payload.len())
+        .map_err(|_| DropReason::SipTooLarge)?;
+    buf.data_mut()[hl..].copy_from_slice(payload);
+    h.emit_udp(buf.data_mut(), payload.len())
+        .map_err(|_| DropReason::SipTooLarge)?;
+    if let Some(sa) = sa {
+        esp::encap(buf, h.l3_offset(), sa)?;
+    }
+    Ok(())
 }
 
 /// The magic cookie plus our marker at the start of every branch we create.
@@ -503,22 +550,7 @@ pub fn reply_in_place<B: Buf>(
 ) -> Result<(), DropReason> {
     let o = ctx.side(out);
     let src = o.addr_for(dst.ip()).ok_or(DropReason::NoRoute)?;
-    let h = HeadersRepr {
-        eth_src: wire::MacAddr(o.mac),
-        eth_dst: wire::MacAddr(o.gateway_mac),
-        vlan: [None, None],
-        src,
-        dst: dst.ip(),
-        hop_limit: 64,
-        src_port: o.sip_port,
-        dst_port: dst.port(),
-    };
-    let hl = h.udp_header_len();
-    buf.set_len(hl + msg.len()).map_err(|_| DropReason::SipTooLarge)?;
-    buf.data_mut()[hl..].copy_from_slice(msg);
-    h.emit_udp(buf.data_mut(), msg.len())
-        .map_err(|_| DropReason::SipTooLarge)?;
-    Ok(())
+    emit_datagram(buf, o, SocketAddr::new(src, o.sip_port), dst, msg, None)
 }
 
 /// The branch token of our Via on `side`, if the top Via is ours.
@@ -688,16 +720,7 @@ fn emit_toward<B: Buf>(
         _ => None,
     };
     let src = o.addr_for(dst.ip()).ok_or(DropReason::NoRoute)?;
-    let h = HeadersRepr {
-        eth_src: wire::MacAddr(o.mac),
-        eth_dst: wire::MacAddr(o.gateway_mac),
-        vlan: [None, None],
-        src,
-        dst: dst.ip(),
-        hop_limit: 64,
-        src_port: sa.map_or(o.sip_port, |e| e.src_port),
-        dst_port: dst.port(),
-    };
+    let h = o.udp_headers(SocketAddr::new(src, sa.map_or(o.sip_port, |e| e.src_port)), dst);
     let hl = h.udp_header_len();
     let esp_overhead = sa.map_or(0, |e| e.sa.overhead(msg_len + 8));
     if hl + msg_len + esp_overhead - h.l3_offset() > o.mtu {

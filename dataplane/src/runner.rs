@@ -46,11 +46,11 @@ use hashbrown::HashMap;
 use crate::buf::Buf;
 use crate::counters::{DropReason, WorkerCounters};
 use crate::esp::OutboundSa;
-use crate::pipeline::{self, Context, ExceptionKind, PipeState, Side, SideAddrs, Verdict};
+use crate::pipeline::{self, Context, ExceptionKind, PipeState, Side, Verdict};
 use crate::port::PortQueue;
 use crate::state::{OutboundEntry, TableReaders, TableWriters};
 use crate::table::QsbrReader;
-use crate::wire::{self, HeadersRepr};
+use crate::wire;
 use crate::worker::{Exception, ExceptionQueue};
 
 /// Everything the control thread owns.
@@ -434,8 +434,8 @@ impl<Q: PortQueue> Runner<Q> {
                     .or(ours.ipv6.map(IpAddr::V6))
                     .ok_or(DropReason::NoRoute)?;
                 let from = back.unwrap_or(SocketAddr::new(own, ours.sip_port));
-                let to = addr_for(ours, from.ip()).ok_or(DropReason::NoRoute)?;
-                emit_udp(
+                let to = ours.addr_for(from.ip()).ok_or(DropReason::NoRoute)?;
+                pipeline::emit_datagram(
                     &mut b,
                     ours,
                     from,
@@ -480,8 +480,8 @@ impl<Q: PortQueue> Runner<Q> {
                 };
                 let mut b = self.access_tx.alloc().ok_or(DropReason::TxFull)?;
                 let ours = &self.ctx.access;
-                let src = addr_for(ours, addr.ip()).ok_or(DropReason::NoRoute)?;
-                emit_udp(
+                let src = ours.addr_for(addr.ip()).ok_or(DropReason::NoRoute)?;
+                pipeline::emit_datagram(
                     &mut b,
                     ours,
                     SocketAddr::new(src, local_port),
@@ -670,51 +670,6 @@ impl<Q: PortQueue> Runner<Q> {
         let tag = format!("pdp{:08x}", at.as_nanos() as u32);
         control::reply::response(&msg, code, reason, &tag, &[], out).map_err(|_| DropReason::ControlRejected)
     }
-}
-
-/// Our address on one side of the same family as `peer`.
-fn addr_for(s: &SideAddrs, peer: IpAddr) -> Option<IpAddr> {
-    match peer {
-        IpAddr::V4(_) => s.ipv4.map(IpAddr::V4),
-        IpAddr::V6(_) => s.ipv6.map(IpAddr::V6),
-    }
-}
-
-/// Build, in the empty buffer `b`, an Ethernet/IP/UDP frame from `src` to
-/// `dst` on side `side` carrying `payload`, ESP-encapsulated with `sa`
-/// when one is given.
-fn emit_udp<B: Buf>(
-    b: &mut B,
-    side: &SideAddrs,
-    src: SocketAddr,
-    dst: SocketAddr,
-    payload: &[u8],
-    sa: Option<&OutboundSa>,
-) -> Result<(), DropReason> {
-    let h = HeadersRepr {
-        eth_src: wire::MacAddr(side.mac),
-        eth_dst: wire::MacAddr(side.gateway_mac),
-        vlan: [None, None],
-        src: src.ip(),
-        dst: dst.ip(),
-        hop_limit: 64,
-        src_port: src.port(),
-        dst_port: dst.port(),
-    };
-    let hl = h.udp_header_len();
-    let overhead = sa.map_or(0, |s| s.overhead(payload.len() + 8));
-    if hl + payload.len() + overhead - h.l3_offset() > side.mtu {
-        return Err(DropReason::SipTooLarge);
-    }
-    b.set_len(hl + payload.len())
-        .map_err(|_| DropReason::SipTooLarge)?;
-    b.data_mut()[hl..].copy_from_slice(payload);
-    h.emit_udp(b.data_mut(), payload.len())
-        .map_err(|_| DropReason::SipTooLarge)?;
-    if let Some(sa) = sa {
-        crate::esp::encap(b, h.l3_offset(), sa)?;
-    }
-    Ok(())
 }
 
 /// Write to `out` the SIP response `payload` without its top Via element,

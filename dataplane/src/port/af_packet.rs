@@ -44,14 +44,9 @@ fn read_sys(iface: &str, attr: &str) -> Result<String, PortError> {
         })
 }
 
-/// Parse `aa:bb:cc:dd:ee:ff`.
+/// Parse `aa:bb:cc:dd:ee:ff` (the one MAC parser: `wire::MacAddr`).
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut m = [0u8; 6];
-    let mut it = s.split(':');
-    for b in m.iter_mut() {
-        *b = u8::from_str_radix(it.next()?, 16).ok()?;
-    }
-    it.next().is_none().then_some(m)
+    s.parse::<crate::wire::MacAddr>().ok().map(|m| m.0)
 }
 
 fn open_socket(iface: &str, ifindex: i32, rx: bool, fanout: Option<u16>) -> Result<AfPacketQueue, PortError> {
