@@ -17,7 +17,26 @@ fn main() {
         .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(400);
+    // A third argument measures one stage alone: `scan` (the SIP scanner on
+    // the UDP payload) or `parse` (the L2-L4 parse with checksum verify).
+    let stage = std::env::args().nth(3).unwrap_or_default();
     let f = PipelineFixture::new(1000, 256, size);
+    if !stage.is_empty() {
+        let mut ok = 0usize;
+        for k in 0..n {
+            let fr = &f.frames[k & 255];
+            let Ok(p) = dataplane::wire::parse_frame(std::hint::black_box(fr), stage == "parse") else {
+                continue;
+            };
+            if stage == "scan" {
+                ok += dataplane::sipfast::scan(p.payload(fr)).is_ok() as usize;
+            } else {
+                ok += 1;
+            }
+        }
+        println!("{ok} of {n} {stage} ok");
+        return;
+    }
     let mut reader = f.domain.register().expect("one reader");
     let mut st = PipeState::new(1);
     let mut buf = PacketBuf::new();

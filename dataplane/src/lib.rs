@@ -9,7 +9,8 @@
 //! Depends on `control` for protocol logic; `control` never depends on this
 //! crate. `unsafe` is denied everywhere except the modules that must use it
 //! (the lock-free table's reclamation, the raw-socket port, the clearing of
-//! key schedules in `esp::crypto::Wiped`, and the DPDK binding), each of which
+//! key schedules in `esp::crypto::Wiped`, the SSE2 kernels in [`simd`], and
+//! the DPDK binding), each of which
 //! justifies every block with a `SAFETY:` comment.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ pub mod pipeline;
 pub mod port;
 pub mod profile;
 pub mod runner;
+pub mod simd;
 pub mod sipfast;
 pub mod state;
 pub mod table;

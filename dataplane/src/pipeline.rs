@@ -613,14 +613,10 @@ fn forward_response<B: Buf>(
 }
 
 fn is_register_response(payload: &[u8], scan: &sipfast::Scan) -> bool {
-    // CSeq method decides; the fast scanner does not keep CSeq, so look it up.
-    let hdrs = &payload[scan.headers_start..scan.headers_end];
-    hdrs.split(|&c| c == b'\n').any(|l| {
-        let l = l.trim_ascii();
-        let Some(i) = memchr::memchr(b':', l) else {
-            return false;
-        };
-        l[..i].trim_ascii().eq_ignore_ascii_case(b"cseq") && l[i + 1..].trim_ascii().ends_with(b"REGISTER")
+    // The CSeq method decides (RFC 3261 §8.1.3.1 matches responses by it).
+    scan.cseq.is_some_and(|l| {
+        let v = l.value(payload);
+        v.ends_with(b"REGISTER") && v.len() > 8 && matches!(v[v.len() - 9], b' ' | b'\t')
     })
 }
 

@@ -92,6 +92,8 @@ pub struct Scan {
     pub pai: SmallVec<[Line; 2]>,
     /// The Max-Forwards line.
     pub max_forwards: Option<Line>,
+    /// The CSeq line (at most one).
+    pub cseq: Option<Line>,
     /// Whether the To header carries a tag (in-dialog request).
     pub to_tag: bool,
     /// Whether a To header was seen.
@@ -105,9 +107,50 @@ fn eq_ic(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// `name == lower` ignoring ASCII case, where `name` is known to hold only
+/// token characters and `lower` only lowercase letters and `-`: then
+/// `c | 0x20` maps a token char onto `lower`'s byte exactly when they match
+/// (no token char ORs to `-`; CR would, and is no token char), so eight bytes
+/// compare at once.
+#[inline(always)]
+fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    for (x, y) in (&mut a).zip(&mut b) {
+        let x = u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+        let y = u64::from_le_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
+        if x | 0x2020_2020_2020_2020 != y {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| x | 0x20 == *y)
+}
+
+/// `TOKEN[c]`: whether byte `c` may appear in an RFC 3261 `token`.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn is_token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+    TOKEN[usize::from(c)]
 }
 
 fn method_of(m: &[u8]) -> Option<Method> {
@@ -137,9 +180,10 @@ fn parse_start(line: &[u8]) -> Option<StartLine> {
             .contains(&code)
             .then_some(StartLine::Response { code });
     }
-    let sp1 = memchr::memchr(b' ', line)?;
+    // The start line is short: a plain scan beats a SIMD search.
+    let sp1 = line.iter().position(|&c| c == b' ')?;
     let method = method_of(&line[..sp1])?;
-    let sp2 = sp1 + 1 + memchr::memchr(b' ', &line[sp1 + 1..])?;
+    let sp2 = sp1 + 1 + line[sp1 + 1..].iter().position(|&c| c == b' ')?;
     if &line[sp2 + 1..] != b"SIP/2.0" || sp2 == sp1 + 1 {
         return None;
     }
@@ -149,14 +193,9 @@ fn parse_start(line: &[u8]) -> Option<StartLine> {
     })
 }
 
-fn trim_ws(p: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
-    while s < e && (p[s] == b' ' || p[s] == b'\t') {
-        s += 1;
-    }
-    while e > s && (p[e - 1] == b' ' || p[e - 1] == b'\t') {
-        e -= 1;
-    }
-    (s, e)
+#[inline]
+fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
 }
 
 fn parse_uint(v: &[u8]) -> Option<usize> {
@@ -180,9 +219,28 @@ fn has_tag(v: &[u8]) -> bool {
     })
 }
 
+/// The headers [`scan`] acts on.
+#[derive(Clone, Copy)]
+enum Hdr {
+    Via,
+    To,
+    ContentLength,
+    CSeq,
+    MaxForwards,
+    Pai,
+    Ppi,
+}
+
 /// Scan a SIP message in a UDP payload.
+///
+/// One pass: every line end is found 64 bytes at a time
+/// ([`crate::simd::Finder`]), and each header name is read once, as a run of
+/// token characters that must end at the colon (optionally after
+/// whitespace). Only the names the fast path acts on are compared, chosen by
+/// their length first.
 pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
-    let first = memchr::memchr(b'\n', p).ok_or(DropReason::SipMalformed)?;
+    let mut nls = crate::simd::Finder::new(p, b'\n', 0);
+    let first = nls.next().ok_or(DropReason::SipMalformed)?;
     if first == 0 || p[first - 1] != b'\r' {
         return Err(DropReason::SipMalformed);
     }
@@ -199,19 +257,15 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         ppi: SmallVec::new(),
         pai: SmallVec::new(),
         max_forwards: None,
+        cseq: None,
         to_tag: false,
         to_seen: false,
         content_length: None,
     };
     let mut pos = headers_start;
     let mut lines = 0usize;
-    // One pass of the SIMD line finder over the whole header block, instead
-    // of a fresh search per line.
-    let mut nls = memchr::memchr_iter(b'\n', &p[headers_start..])
-        .map(|i| i + headers_start)
-        .peekable();
+    let mut nl = nls.next().ok_or(DropReason::SipMalformed)?;
     loop {
-        let nl = nls.next().ok_or(DropReason::SipMalformed)?;
         if nl == pos || p[nl - 1] != b'\r' {
             return Err(DropReason::SipMalformed);
         }
@@ -225,68 +279,88 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         if lines > MAX_HEADER_LINES {
             return Err(DropReason::SipMalformed);
         }
+        // The header name: a run of token characters from the line start
+        // (a CR, a NUL or a space inside a name could make a downstream parser
+        // see a header we did not, such as a P-Asserted-Identity we never
+        // removed). The run ends at the latest at the line's CR, no token char.
+        let line_bytes = &p[pos..nl];
+        // Letters and dashes 16 at a time (bytes past the line end do not
+        // matter: the run stops at its CR), then any other token chars.
+        let mut name_len = crate::simd::alpha_dash_run16(&p[pos..]).min(line_bytes.len());
+        while name_len < line_bytes.len() && is_token_char(line_bytes[name_len]) {
+            name_len += 1;
+        }
+        if name_len == 0 {
+            return Err(DropReason::SipMalformed);
+        }
+        let mut j = name_len;
+        while j < line_bytes.len() && is_ws(line_bytes[j]) {
+            j += 1;
+        }
+        if line_bytes.get(j) != Some(&b':') {
+            return Err(DropReason::SipMalformed);
+        }
+        let colon = pos + j;
         // Fold continuation lines into this header.
         let mut end = nl + 1;
-        let mut value_end = nl - 1;
-        while end < p.len() && (p[end] == b' ' || p[end] == b'\t') {
-            let nl2 = nls.next().ok_or(DropReason::SipMalformed)?;
-            if p[nl2 - 1] != b'\r' {
+        nl = nls.next().ok_or(DropReason::SipMalformed)?;
+        while p.get(end).is_some_and(|&c| is_ws(c)) {
+            if p[nl - 1] != b'\r' {
                 return Err(DropReason::SipMalformed);
             }
-            value_end = nl2 - 1;
-            end = nl2 + 1;
+            end = nl + 1;
+            nl = nls.next().ok_or(DropReason::SipMalformed)?;
         }
-        // Header names are short: a plain scan beats a SIMD search here.
-        let colon = pos
-            + p[pos..value_end]
-                .iter()
-                .position(|&c| c == b':')
-                .ok_or(DropReason::SipMalformed)?;
-        let (ns, ne) = trim_ws(p, pos, colon);
-        if ns != pos || ne == ns {
-            return Err(DropReason::SipMalformed);
+        let name = &line_bytes[..name_len];
+        // Only the headers the fast path acts on are looked at further,
+        // picked by length and first letter before a full comparison.
+        let kind = match (name_len, name[0] | 0x20) {
+            (1, b'v') => Hdr::Via,
+            (1, b't') => Hdr::To,
+            (1, b'l') => Hdr::ContentLength,
+            (2, b't') if eq_lower(name, b"to") => Hdr::To,
+            (3, b'v') if eq_lower(name, b"via") => Hdr::Via,
+            (4, b'c') if eq_lower(name, b"cseq") => Hdr::CSeq,
+            (12, b'm') if eq_lower(name, b"max-forwards") => Hdr::MaxForwards,
+            (14, b'c') if eq_lower(name, b"content-length") => Hdr::ContentLength,
+            (19, b'p') if eq_lower(name, b"p-asserted-identity") => Hdr::Pai,
+            (20, b'p') if eq_lower(name, b"p-preferred-identity") => Hdr::Ppi,
+            _ => {
+                pos = end;
+                continue;
+            }
+        };
+        let value_end = end - 2;
+        let mut vs = colon + 1;
+        while vs < value_end && is_ws(p[vs]) {
+            vs += 1;
         }
-        // A header name is an RFC 3261 token: anything else (a stray CR, a
-        // NUL) could make a downstream parser see a header we did not, such as
-        // a P-Asserted-Identity we never removed.
-        if !p[ns..ne].iter().all(|c| is_token_char(*c)) {
-            return Err(DropReason::SipMalformed);
+        let mut ve = value_end;
+        while ve > vs && is_ws(p[ve - 1]) {
+            ve -= 1;
         }
-        let (vs, ve) = trim_ws(p, colon + 1, value_end);
         let line = Line {
             start: pos,
             value: vs,
             value_end: ve,
             end,
         };
-        let name = &p[ns..ne];
-        match name.len() {
-            1 => match name[0].to_ascii_lowercase() {
-                b'v' => s.via(line),
-                b't' => s.to(line.value(p))?,
-                b'l' => s.set_cl(line.value(p))?,
-                _ => {}
-            },
-            2 => {
-                if eq_ic(name, b"to") {
-                    s.to(line.value(p))?
+        match kind {
+            Hdr::Via => s.via(line),
+            Hdr::To => s.to(line.value(p))?,
+            Hdr::ContentLength => s.set_cl(line.value(p))?,
+            Hdr::CSeq => {
+                if s.cseq.replace(line).is_some() {
+                    return Err(DropReason::SipMalformed);
                 }
             }
-            _ => {
-                if eq_ic(name, b"via") {
-                    s.via(line)
-                } else if eq_ic(name, b"content-length") {
-                    s.set_cl(line.value(p))?
-                } else if eq_ic(name, b"max-forwards") {
-                    if s.max_forwards.replace(line).is_some() {
-                        return Err(DropReason::SipMalformed);
-                    }
-                } else if eq_ic(name, b"p-preferred-identity") {
-                    s.ppi.push(line)
-                } else if eq_ic(name, b"p-asserted-identity") {
-                    s.pai.push(line)
+            Hdr::MaxForwards => {
+                if s.max_forwards.replace(line).is_some() {
+                    return Err(DropReason::SipMalformed);
                 }
             }
+            Hdr::Pai => s.pai.push(line),
+            Hdr::Ppi => s.ppi.push(line),
         }
         pos = end;
     }
