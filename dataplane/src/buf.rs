@@ -59,6 +59,19 @@ pub trait Buf: Send {
         false
     }
 
+    /// Ask the NIC to fill in this frame's UDP checksum (and the IPv4 header
+    /// checksum) on transmit. `l2_len` and `l3_len` are the Ethernet (with
+    /// VLAN tags) and IP header lengths. Returns false, the default, when
+    /// this buffer cannot carry such a request; the caller then computes the
+    /// checksum itself. When it returns true the caller must leave the
+    /// pseudo-header sum in the UDP checksum field, as DPDK requires. Only
+    /// ask when the port the frame leaves by has the offload enabled.
+    #[inline]
+    fn request_tx_udp_csum(&mut self, l2_len: usize, l3_len: usize, ipv4: bool) -> bool {
+        let _ = (l2_len, l3_len, ipv4);
+        false
+    }
+
     /// Frame length.
     #[inline]
     fn len(&self) -> usize {

@@ -189,6 +189,11 @@ pub struct Context {
     pub next_hop: SocketAddr,
     /// Verify UDP checksums on receive.
     pub verify_udp_checksum: bool,
+    /// Every port the workers send from has UDP transmit checksum offload
+    /// enabled: forwarded plaintext datagrams leave the checksum to the NIC
+    /// (see [`Buf::request_tx_udp_csum`]). Set by the start-up code from the
+    /// opened ports; false by default.
+    pub tx_udp_csum_offload: bool,
     /// Key of the branch authenticator (SipHash, a keyed PRF).
     branch_key: std::collections::hash_map::RandomState,
     /// Seed of the per-transaction nonce hash (fast, not a MAC).
@@ -203,6 +208,7 @@ impl Context {
             core: SideAddrs::new(&cfg.core, core.0, core.1),
             next_hop: cfg.next_hop,
             verify_udp_checksum: cfg.verify_udp_checksum,
+            tx_udp_csum_offload: false,
             branch_key: Default::default(),
             nonce_key: Default::default(),
         }
@@ -729,10 +735,111 @@ fn emit_toward<B: Buf>(
         buf.adj(old - hl).map_err(|_| DropReason::SipMalformed)?;
     }
     buf.set_len(hl + msg_len).map_err(|_| DropReason::SipTooLarge)?;
-    h.emit_udp(buf.data_mut(), msg_len)
-        .map_err(|_| DropReason::SipTooLarge)?;
+    match sa {
+        // A datagram that leaves in clear may leave its checksum to the NIC;
+        // one that gets ESP-encapsulated needs it before encryption.
+        None if ctx.tx_udp_csum_offload
+            && buf.request_tx_udp_csum(h.l3_offset(), h.ip_header_len(), dst.is_ipv4()) =>
+        {
+            h.emit_udp_offload(buf.data_mut(), msg_len)
+        }
+        _ => h.emit_udp(buf.data_mut(), msg_len),
+    }
+    .map_err(|_| DropReason::SipTooLarge)?;
     if let Some(e) = sa {
         esp::encap(buf, h.l3_offset(), &e.sa)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::{BufError, PacketBuf};
+    use crate::testgen::PipelineFixture;
+
+    /// A buffer whose "NIC" takes UDP checksum requests, as a DPDK mbuf on an
+    /// offloading queue does.
+    struct OffloadBuf {
+        inner: PacketBuf,
+        asked: Option<(usize, usize, bool)>,
+    }
+
+    impl Buf for OffloadBuf {
+        fn data(&self) -> &[u8] {
+            self.inner.data()
+        }
+        fn data_mut(&mut self) -> &mut [u8] {
+            self.inner.data_mut()
+        }
+        fn headroom(&self) -> usize {
+            self.inner.headroom()
+        }
+        fn tailroom(&self) -> usize {
+            self.inner.tailroom()
+        }
+        fn prepend(&mut self, n: usize) -> Result<(), BufError> {
+            self.inner.prepend(n)
+        }
+        fn adj(&mut self, n: usize) -> Result<(), BufError> {
+            self.inner.adj(n)
+        }
+        fn append(&mut self, n: usize) -> Result<(), BufError> {
+            self.inner.append(n)
+        }
+        fn trim(&mut self, n: usize) -> Result<(), BufError> {
+            self.inner.trim(n)
+        }
+        fn request_tx_udp_csum(&mut self, l2_len: usize, l3_len: usize, ipv4: bool) -> bool {
+            self.asked = Some((l2_len, l3_len, ipv4));
+            true
+        }
+    }
+
+    fn forward(f: &PipelineFixture, ctx: &Context, buf: &mut impl Buf) -> Verdict {
+        let mut reader = f.domain.register().expect("reader");
+        let mut st = PipeState::new(7);
+        let g = reader.guard();
+        process(buf, Side::Access, ctx, &f.readers, &g, &mut st)
+    }
+
+    #[test]
+    fn offloaded_udp_checksum_leaves_the_pseudo_header_sum_for_the_nic() {
+        let f = PipelineFixture::new(4, 4, 400);
+        let mut ctx = f.ctx.clone();
+        ctx.tx_udp_csum_offload = true;
+        let mut b = OffloadBuf {
+            inner: PacketBuf::new(),
+            asked: None,
+        };
+        assert!(b.inner.fill(&f.frames[0]));
+        assert_eq!(forward(&f, &ctx, &mut b), Verdict::Forward(Side::Core));
+        assert_eq!(b.asked, Some((14, 20, true)));
+        let p = wire::parse_frame(b.data(), false).expect("forwarded frame parses");
+        let seg = &b.data()[p.l4_off as usize..];
+        let field = u16::from_be_bytes([seg[6], seg[7]]);
+        let ph = wire::checksum::pseudo_header(&p.src, &p.dst, 17, seg.len() as u32);
+        assert_eq!(field, ph, "checksum field holds the pseudo-header sum");
+        // What the NIC does: sum the segment (the field included), invert.
+        let mut done = b.data().to_vec();
+        let l4 = p.l4_off as usize;
+        let c = !wire::checksum::data(&done[l4..]);
+        done[l4 + 6..l4 + 8].copy_from_slice(&c.to_be_bytes());
+        assert!(
+            wire::parse_frame(&done, true).is_ok(),
+            "NIC-completed checksum verifies"
+        );
+        // Without the offload flag in the context the same buffer is not asked.
+        let mut b2 = OffloadBuf {
+            inner: PacketBuf::new(),
+            asked: None,
+        };
+        assert!(b2.inner.fill(&f.frames[0]));
+        assert_eq!(forward(&f, &f.ctx, &mut b2), Verdict::Forward(Side::Core));
+        assert_eq!(b2.asked, None);
+        assert!(
+            wire::parse_frame(b2.data(), true).is_ok(),
+            "software checksum verifies"
+        );
+    }
 }

@@ -282,6 +282,19 @@ impl Buf for Mbuf {
     }
 
     #[inline]
+    fn request_tx_udp_csum(&mut self, l2_len: usize, l3_len: usize, ipv4: bool) -> bool {
+        // The l2_len/l3_len bit-fields are 7 and 9 bits wide.
+        let (Ok(l2), Ok(l3)) = (u16::try_from(l2_len), u16::try_from(l3_len)) else {
+            return false;
+        };
+        if l2 >= 1 << 7 || l3 >= 1 << 9 {
+            return false;
+        }
+        self.request_tx_csum(l2, l3, ipv4, Some(Csum::Udp));
+        true
+    }
+
+    #[inline]
     fn data(&self) -> &[u8] {
         let m = self.m();
         // SAFETY: single segment (checked on receive, true on alloc), so the
