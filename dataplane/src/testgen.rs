@@ -90,6 +90,12 @@ impl PipelineFixture {
     /// `ues` bound UEs, `templates` frames spread over them, each carrying a
     /// SIP MESSAGE of about `size` bytes.
     pub fn new(ues: usize, templates: usize, size: usize) -> Self {
+        Self::with_readers(ues, templates, size, 1)
+    }
+
+    /// As [`PipelineFixture::new`], with room for `readers` QSBR readers
+    /// (one per worker thread) besides the writer's.
+    pub fn with_readers(ues: usize, templates: usize, size: usize, readers: usize) -> Self {
         use std::net::{IpAddr, Ipv4Addr};
         let o = crate::demo::DemoOptions {
             ues,
@@ -98,7 +104,7 @@ impl PipelineFixture {
             size,
         };
         let cfg = crate::demo::config(&o);
-        let domain = crate::table::QsbrDomain::new(2);
+        let domain = crate::table::QsbrDomain::new(readers + 1);
         let (mut writers, readers) = crate::state::tables(&domain, cfg.table_capacity);
         for b in &cfg.annex_n {
             writers.bind(b.key, std::sync::Arc::new(b.identity.clone()));
