@@ -14,6 +14,7 @@
 
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use control::types::Transport;
 
@@ -178,6 +179,20 @@ pub fn emit_datagram<B: Buf>(
 /// The magic cookie plus our marker at the start of every branch we create.
 pub const BRANCH_MAGIC: &str = "z9hG4bKpdp";
 
+/// A fresh random AES key for the branch authenticator. The system RNG
+/// failing at start-up is fatal (nothing could be authenticated).
+fn branch_key() -> aes::Aes128Enc {
+    use aes::cipher::KeyInit;
+    use zeroize::Zeroize;
+    let mut k = [0u8; 16];
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k).is_err() {
+        panic!("system random number generator unavailable");
+    }
+    let c = aes::Aes128Enc::new(&k.into());
+    k.zeroize();
+    c
+}
+
 /// Read-only context shared by every worker.
 #[derive(Clone)]
 pub struct Context {
@@ -194,8 +209,10 @@ pub struct Context {
     /// (see [`Buf::request_tx_udp_csum`]). Set by the start-up code from the
     /// opened ports; false by default.
     pub tx_udp_csum_offload: bool,
-    /// Key of the branch authenticator (SipHash, a keyed PRF).
-    branch_key: std::collections::hash_map::RandomState,
+    /// Key of the branch authenticator: AES-128 under a random per-process
+    /// key, used as a CBC-MAC over the (fixed-length per family) branch
+    /// fields, truncated to 32 bits.
+    branch_key: Arc<aes::Aes128Enc>,
     /// Seed of the per-transaction nonce hash (fast, not a MAC).
     nonce_key: foldhash::fast::RandomState,
 }
@@ -209,7 +226,7 @@ impl Context {
             next_hop: cfg.next_hop,
             verify_udp_checksum: cfg.verify_udp_checksum,
             tx_udp_csum_offload: false,
-            branch_key: Default::default(),
+            branch_key: Arc::new(branch_key()),
             nonce_key: Default::default(),
         }
     }
@@ -223,9 +240,20 @@ impl Context {
         }
     }
 
+    /// The 32-bit authenticator of a branch body (at most 32 bytes, its
+    /// first byte fixing its length): CBC-MAC with AES, a PRF for messages
+    /// of a fixed length, truncated.
     #[inline]
     fn mac32(&self, body: &[u8]) -> u32 {
-        self.branch_key.hash_one(body) as u32
+        use aes::cipher::BlockEncrypt;
+        let mut state = aes::Block::default();
+        for chunk in body.chunks(16) {
+            for (s, b) in state.iter_mut().zip(chunk) {
+                *s ^= b;
+            }
+            self.branch_key.encrypt_block(&mut state);
+        }
+        u32::from_be_bytes([state[0], state[1], state[2], state[3]])
     }
 }
 
@@ -271,7 +299,34 @@ pub struct BranchTarget {
     pub addr: SocketAddr,
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Two lowercase hex digits per byte value.
+static HEX2: [[u8; 2]; 256] = {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [D[i >> 4], D[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+/// The value of a hex digit (either case), or 0xff.
+static UNHEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Encode a branch token for `t`, unique per incoming transaction `nonce`,
 /// into `out`; returns its length (≤ 54).
@@ -295,9 +350,8 @@ fn encode_branch(ctx: &Context, t: BranchTarget, nonce: u32, out: &mut [u8; 64])
     let mac = ctx.mac32(&raw[..n]);
     raw[n..n + 4].copy_from_slice(&mac.to_be_bytes());
     n += 4;
-    for (i, b) in raw[..n].iter().enumerate() {
-        out[2 * i] = HEX[usize::from(b >> 4)];
-        out[2 * i + 1] = HEX[usize::from(b & 15)];
+    for (o, b) in out.chunks_exact_mut(2).zip(&raw[..n]) {
+        o.copy_from_slice(&HEX2[usize::from(*b)]);
     }
     2 * n
 }
@@ -308,9 +362,12 @@ pub fn decode_branch(ctx: &Context, hex: &[u8]) -> Option<BranchTarget> {
         return None;
     }
     let mut raw = [0u8; 27];
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        let v = |c: u8| (c as char).to_digit(16);
-        raw[i] = (v(pair[0])? << 4 | v(pair[1])?) as u8;
+    for (r, pair) in raw.iter_mut().zip(hex.chunks_exact(2)) {
+        let (h, l) = (UNHEX[usize::from(pair[0])], UNHEX[usize::from(pair[1])]);
+        if h | l == 0xff {
+            return None;
+        }
+        *r = h << 4 | l;
     }
     let n = hex.len() / 2;
     let v6 = raw[0] & 2 != 0;
@@ -801,6 +858,38 @@ mod tests {
         let mut st = PipeState::new(7);
         let g = reader.guard();
         process(buf, Side::Access, ctx, &f.readers, &g, &mut st)
+    }
+
+    #[test]
+    fn branch_tokens_round_trip_and_reject_any_change() {
+        let f = PipelineFixture::new(4, 4, 400);
+        let targets = [
+            BranchTarget {
+                side: Side::Access,
+                addr: "10.64.0.9:5060".parse().expect("addr"),
+            },
+            BranchTarget {
+                side: Side::Core,
+                addr: "[2001:db8::7]:6000".parse().expect("addr"),
+            },
+        ];
+        for t in targets {
+            let mut tok = [0u8; 64];
+            let n = encode_branch(&f.ctx, t, 0xdead_beef, &mut tok);
+            assert_eq!(decode_branch(&f.ctx, &tok[..n]), Some(t));
+            // Upper-case hex is the same token.
+            assert_eq!(decode_branch(&f.ctx, &tok[..n].to_ascii_uppercase()), Some(t));
+            // Any other digit in any position breaks the authenticator.
+            for i in 0..n {
+                let mut bad = tok;
+                bad[i] = if bad[i] == b'0' { b'1' } else { b'0' };
+                assert_eq!(decode_branch(&f.ctx, &bad[..n]), None, "digit {i} changed");
+            }
+            assert_eq!(decode_branch(&f.ctx, &tok[..n - 2]), None, "truncated");
+            // Another process (another key) does not accept it.
+            let other = PipelineFixture::new(4, 4, 400);
+            assert_eq!(decode_branch(&other.ctx, &tok[..n]), None, "foreign key");
+        }
     }
 
     #[test]

@@ -180,10 +180,11 @@ fn parse_start(line: &[u8]) -> Option<StartLine> {
             .contains(&code)
             .then_some(StartLine::Response { code });
     }
-    // The start line is short: a plain scan beats a SIMD search.
-    let sp1 = line.iter().position(|&c| c == b' ')?;
+    // Both spaces usually come out of one 64-byte mask.
+    let mut sp = crate::simd::Finder::new(line, b' ', 0);
+    let sp1 = sp.next()?;
     let method = method_of(&line[..sp1])?;
-    let sp2 = sp1 + 1 + line[sp1 + 1..].iter().position(|&c| c == b' ')?;
+    let sp2 = sp.next()?;
     if &line[sp2 + 1..] != b"SIP/2.0" || sp2 == sp1 + 1 {
         return None;
     }
