@@ -10,6 +10,12 @@
 //! written it) and runs it through the real plaintext path
 //! (`pipeline::process`: parse, Annex N lookup, identity assertion, edit,
 //! re-emit) before sending it. Prints `mpps=<rate>` on the last line.
+//!
+//! The loop runs on the EAL main lcore, the profile's `layout.control_core`
+//! unless `FWD_CORE=N` says otherwise; `FWD_EAL_ARGS` adds EAL arguments. It
+//! waits for the link to come up (a memif server's link is up once the peer
+//! process connects), puts one burst in flight, and starts its 500 ms
+//! warm-up at the first frame received.
 
 #[cfg(not(feature = "dpdk"))]
 fn main() {
@@ -26,16 +32,42 @@ fn main() {
 
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch]");
+        eprintln!(
+            "usage: [FWD_CORE=N] dpdk_fwd PROFILE.toml [DEVARGS] [SECONDS] [io|touch|pipeline|shimcost]"
+        );
         std::process::exit(2);
     };
-    let profile = match dataplane::profile::check(path) {
+    let mut profile = match dataplane::profile::check(path) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
+    // The forwarding loop runs on the EAL main lcore: FWD_CORE moves it off
+    // the profile's control core (checked against the online CPUs first).
+    if let Ok(c) = std::env::var("FWD_CORE") {
+        let core = match c.parse::<u32>() {
+            Ok(core) => core,
+            Err(_) => {
+                eprintln!("FWD_CORE: `{c}` is not a core number");
+                std::process::exit(2);
+            }
+        };
+        if let Some(online) = dataplane::profile::online_cpus() {
+            let plan = dataplane::profile::CorePlan {
+                workers: &[],
+                workers_key: "",
+                control: Some(core as usize),
+                control_key: "FWD_CORE",
+            };
+            if let Err(e) = dataplane::profile::validate_cores(&plan, &online) {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        }
+        profile.layout.control_core = core;
+    }
     let devargs = args.get(2).filter(|s| !s.is_empty()).map(String::as_str);
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let touch = args.get(4).is_some_and(|m| m == "touch");
@@ -47,8 +79,13 @@ fn main() {
     let mut st = dataplane::pipeline::PipeState::new(1);
     let mut k = 0usize;
     let mut run = || -> Result<(u64, Duration), dpdk::DpdkError> {
-        let eal_args =
-            dataplane::profile::eal_command_line(&[(&profile, devargs)], &["--log-level=*:warning".into()]);
+        // FWD_EAL_ARGS: further EAL arguments, split on whitespace (e.g.
+        // `-d DIR` where the PMDs are not in DPDK's default plugin path).
+        let mut extra = vec!["--log-level=*:warning".to_owned()];
+        if let Ok(e) = std::env::var("FWD_EAL_ARGS") {
+            extra.extend(e.split_whitespace().map(str::to_owned));
+        }
+        let eal_args = dataplane::profile::eal_command_line(&[(&profile, devargs)], &extra);
         let eal = Eal::init(&eal_args)?;
         let (port, opened) = eal.open_port(&profile, devargs, 1)?;
         let mut q = opened
@@ -59,6 +96,17 @@ fn main() {
         let _lcore = dpdk::register_worker_thread()?;
         if args.get(4).is_some_and(|m| m == "shimcost") {
             shim_cost(&mut q);
+        }
+        // A memif server's link comes up when the peer process connects;
+        // wait for it (testpmd's link check does the same) so that the
+        // first burst is not lost.
+        let name = dataplane::profile::device_name(&profile.device_spec(devargs)).to_owned();
+        let waited = Instant::now();
+        while !eal.port_report(&name)?.link.0 {
+            if waited.elapsed() > Duration::from_secs(30) {
+                return Err(dpdk::DpdkError::Io(format!("{name}: link still down after 30 s")));
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
         let mut v = Vec::with_capacity(64);
         // Like testpmd --tx-first: put one burst in flight (a loopback ring
@@ -74,12 +122,18 @@ fn main() {
         q.tx_burst(&mut v);
         v.clear();
         let mut n = 0u64;
-        // Warm up, then measure.
-        let warm = Instant::now();
-        while warm.elapsed() < Duration::from_millis(500) {
-            q.rx_burst(&mut v, 32);
+        // Warm up for 500 ms from the first frame received, then measure.
+        let waited = Instant::now();
+        let mut warm: Option<Instant> = None;
+        while warm.is_none_or(|w| w.elapsed() < Duration::from_millis(500)) {
+            if q.rx_burst(&mut v, 32) > 0 && warm.is_none() {
+                warm = Some(Instant::now());
+            }
             q.tx_burst(&mut v);
             v.clear();
+            if warm.is_none() && waited.elapsed() > Duration::from_secs(30) {
+                return Err(dpdk::DpdkError::Io(format!("{name}: nothing received in 30 s")));
+            }
         }
         let t = Instant::now();
         let end = Duration::from_secs(secs);

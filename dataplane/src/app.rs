@@ -192,6 +192,7 @@ pub fn start<Q: PortQueue>(
     core: OpenedPort<Q>,
     opts: &RunOptions,
 ) -> Result<Running, String> {
+    crate::profile::validate_config_cores(cfg).map_err(|e| e.to_string())?;
     if access.worker_queues.len() < cfg.workers || core.worker_queues.len() < cfg.workers {
         return Err(format!(
             "{} workers but the ports have {} and {} queues",
@@ -216,11 +217,19 @@ pub fn start<Q: PortQueue>(
             .map_err(|e| e.to_string())?;
     }
     writers.publish();
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         cfg,
         (access.info.mac, access.info.mtu),
         (core.info.mac, core.info.mtu),
-    ));
+    );
+    // Workers send from their own queues on both sides.
+    ctx.tx_udp_csum_offload = !access.worker_queues.is_empty()
+        && access
+            .worker_queues
+            .iter()
+            .chain(&core.worker_queues)
+            .all(|q| q.tx_csum_offload());
+    let ctx = Arc::new(ctx);
     let stop = Arc::new(AtomicBool::new(false));
     let epoch = StdInstant::now();
     let exqs: Vec<_> = (0..cfg.workers)

@@ -10,7 +10,10 @@
 //! hash fields) is checked by `port::dpdk` when the port is opened, and shown
 //! side by side by `show` (with the `dpdk` feature).
 //!
-//! Owns: the schema, its validation and the EAL arguments a profile implies.
+//! Owns: the schema, its validation, the EAL arguments a profile implies,
+//! and the check of configured worker/control cores against the machine's
+//! online CPUs ([`validate_cores`], used by the DPDK start-up and, through
+//! [`validate_config_cores`], by every `run`).
 //! Must never: touch DPDK (this part builds without the `dpdk` feature) or
 //! panic on a malformed file.
 
@@ -610,6 +613,179 @@ pub fn eal_command_line(ports: &[(&Profile, Option<&str>)], extra: &[String]) ->
     args
 }
 
+/// Where a run's cores come from, for checking them against the machine
+/// ([`validate_cores`]). The keys name the setting in messages, e.g.
+/// `dataplane.cores` or `layout.worker_cores (hw-profiles/e810.toml)`.
+#[derive(Clone, Copy, Debug)]
+pub struct CorePlan<'a> {
+    /// Worker cores, in worker order (may be empty: nothing to check).
+    pub workers: &'a [usize],
+    /// The key that set `workers`.
+    pub workers_key: &'a str,
+    /// The control thread's core (the EAL main lcore on DPDK), if pinned.
+    pub control: Option<usize>,
+    /// The key that set `control`.
+    pub control_key: &'a str,
+}
+
+/// A configured core the machine cannot give the run.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// The core does not exist on this machine or is offline.
+    #[error("`{key}`: core {core} is not an online CPU of this machine (online: {online})")]
+    NotOnline {
+        /// The setting that names the core.
+        key: String,
+        /// The core.
+        core: usize,
+        /// The machine's online CPUs, as a Linux CPU list (`0-3,6`).
+        online: String,
+    },
+    /// The same core is given to two workers.
+    #[error(
+        "`{key}`: core {core} is listed twice; each worker polls without pause and needs a core of its own"
+    )]
+    Duplicate {
+        /// The setting that names the core.
+        key: String,
+        /// The core.
+        core: usize,
+    },
+    /// A worker is put on the control thread's core.
+    #[error(
+        "`{key}`: core {core} is also the control core (`{control_key}`); a polling worker there would \
+         starve the control thread: give the control thread a core of its own"
+    )]
+    SharedWithControl {
+        /// The worker setting.
+        key: String,
+        /// The core.
+        core: usize,
+        /// The control-core setting.
+        control_key: String,
+    },
+}
+
+/// Parse a Linux CPU list (`/sys/devices/system/cpu/online`: `0-3,8,10-11`,
+/// maybe with a trailing newline). `None` when malformed.
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let s = s.trim();
+    let mut v = Vec::new();
+    if s.is_empty() {
+        return Some(v);
+    }
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b || b - a > 1 << 16 {
+                    return None;
+                }
+                v.extend(a..=b);
+            }
+            None => v.push(part.trim().parse().ok()?),
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    Some(v)
+}
+
+/// Format sorted CPUs as a Linux CPU list (`0-3,6`).
+pub fn format_cpu_list(cpus: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// The machine's online CPUs: `/sys/devices/system/cpu/online`, or, where
+/// that cannot be read, the CPUs this process may run on. `None` when
+/// neither is known (then nothing can be checked).
+///
+/// Call it before `rte_eal_init`: the EAL narrows the calling thread's
+/// affinity to its main lcore, which the fallback would then report.
+pub fn online_cpus() -> Option<Vec<usize>> {
+    if let Some(v) = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|s| parse_cpu_list(&s))
+        .filter(|v| !v.is_empty())
+    {
+        return Some(v);
+    }
+    let mut v: Vec<usize> = core_affinity::get_core_ids()?.into_iter().map(|c| c.id).collect();
+    v.sort_unstable();
+    Some(v)
+}
+
+/// Check a core plan against the `online` CPUs (sorted): every worker and
+/// the control core must be online, workers must be distinct, and no worker
+/// may share the control core (workers poll; the control thread must get
+/// CPU time for registrations and exceptions). The first problem found is
+/// returned, naming the key and the core.
+pub fn validate_cores(plan: &CorePlan<'_>, online: &[usize]) -> Result<(), CoreError> {
+    let not_online = |key: &str, core: usize| CoreError::NotOnline {
+        key: key.to_owned(),
+        core,
+        online: format_cpu_list(online),
+    };
+    if let Some(c) = plan.control {
+        if online.binary_search(&c).is_err() {
+            return Err(not_online(plan.control_key, c));
+        }
+    }
+    for (i, &c) in plan.workers.iter().enumerate() {
+        if online.binary_search(&c).is_err() {
+            return Err(not_online(plan.workers_key, c));
+        }
+        if plan.workers[..i].contains(&c) {
+            return Err(CoreError::Duplicate {
+                key: plan.workers_key.to_owned(),
+                core: c,
+            });
+        }
+        if plan.control == Some(c) {
+            return Err(CoreError::SharedWithControl {
+                key: plan.workers_key.to_owned(),
+                core: c,
+                control_key: plan.control_key.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Check the cores a run configuration pins (`dataplane.cores`,
+/// `dataplane.control_core`) against this machine's online CPUs
+/// ([`online_cpus`], [`validate_cores`]). Cores left out of the file are
+/// chosen by the start-up code and not checked here. When the machine's CPUs
+/// cannot be read nothing is checked.
+pub fn validate_config_cores(cfg: &crate::config::Config) -> Result<(), CoreError> {
+    let Some(online) = online_cpus() else {
+        return Ok(());
+    };
+    validate_cores(
+        &CorePlan {
+            workers: &cfg.cores,
+            workers_key: "dataplane.cores",
+            control: cfg.control_core,
+            control_key: "dataplane.control_core",
+        },
+        &online,
+    )
+}
+
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |v: &[String]| if v.is_empty() { "-".to_owned() } else { v.join(",") };
@@ -832,6 +1008,75 @@ worker_cores = [1, 2]
         assert_eq!(device_name("net_ring0,a=b"), "net_ring0");
     }
 
+    fn plan<'a>(workers: &'a [usize], control: Option<usize>) -> CorePlan<'a> {
+        CorePlan {
+            workers,
+            workers_key: "dataplane.cores",
+            control,
+            control_key: "dataplane.control_core",
+        }
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), Some(vec![0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list(""), Some(vec![]));
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("a"), None);
+        assert_eq!(parse_cpu_list("0-"), None);
+        assert_eq!(format_cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
+        assert_eq!(format_cpu_list(&[5]), "5");
+        assert_eq!(format_cpu_list(&[]), "");
+    }
+
+    #[test]
+    fn cores_checked_against_a_fake_machine() {
+        // A machine with CPUs 0-3 and 6 online (4 and 5 offline).
+        let online = [0, 1, 2, 3, 6];
+        assert_eq!(validate_cores(&plan(&[1, 2, 6], Some(0)), &online), Ok(()));
+        assert_eq!(validate_cores(&plan(&[], None), &online), Ok(()));
+        let e = validate_cores(&plan(&[1, 5], Some(0)), &online).unwrap_err();
+        assert_eq!(
+            e,
+            CoreError::NotOnline {
+                key: "dataplane.cores".into(),
+                core: 5,
+                online: "0-3,6".into()
+            }
+        );
+        let m = e.to_string();
+        assert!(
+            m.contains("`dataplane.cores`") && m.contains("core 5") && m.contains("0-3,6"),
+            "{m}"
+        );
+        let e = validate_cores(&plan(&[1], Some(64)), &online).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::NotOnline { key, core: 64, .. } if key == "dataplane.control_core"),
+            "{e}"
+        );
+        let e = validate_cores(&plan(&[1, 2, 1], Some(0)), &online).unwrap_err();
+        assert!(matches!(&e, CoreError::Duplicate { core: 1, .. }), "{e}");
+        let e = validate_cores(&plan(&[1, 2], Some(2)), &online).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::SharedWithControl { core: 2, control_key, .. } if control_key == "dataplane.control_core"),
+            "{e}"
+        );
+        // No pinned control core: workers only need to be online and distinct.
+        assert_eq!(validate_cores(&plan(&[0, 1], None), &online), Ok(()));
+    }
+
+    #[test]
+    fn this_machine_has_online_cpus() {
+        let v = online_cpus().expect("Linux reports its CPUs");
+        assert!(!v.is_empty());
+        assert!(v.windows(2).all(|w| w[0] < w[1]), "{v:?}");
+        // The CPU this test runs on is online (core ids are small here).
+        assert_eq!(validate_cores(&plan(&[], v.first().copied()), &v), Ok(()));
+        let beyond = v.last().copied().unwrap_or(0) + 1;
+        assert!(validate_cores(&plan(&[beyond], None), &v).is_err());
+    }
+
     #[test]
     fn shipped_profiles_check() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw-profiles");
@@ -844,5 +1089,8 @@ worker_cores = [1, 2]
             }
         }
         assert!(n >= 8, "expected the 8 shipped profiles, found {n}");
+        // The smoke benchmark's memif profile.
+        let memif = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/dpdk/vdev-memif.toml");
+        check(&memif).unwrap_or_else(|e| panic!("{e}"));
     }
 }
