@@ -90,6 +90,10 @@ pub struct SideAddrs {
     via_v4: Vec<u8>,
     /// The same for IPv6 peers.
     via_v6: Vec<u8>,
+    /// `Record-Route: <sip:<v4>:` (the port and `;lr>` follow).
+    rr_v4: Vec<u8>,
+    /// The same for IPv6.
+    rr_v6: Vec<u8>,
 }
 
 impl SideAddrs {
@@ -108,7 +112,42 @@ impl SideAddrs {
             mtu,
             via_v4: via(c.ipv4.map(|a| a.to_string())),
             via_v6: via(c.ipv6.map(|a| format!("[{a}]"))),
+            rr_v4: c
+                .ipv4
+                .map(|a| format!("Record-Route: <sip:{a}:").into_bytes())
+                .unwrap_or_default(),
+            rr_v6: c
+                .ipv6
+                .map(|a| format!("Record-Route: <sip:[{a}]:").into_bytes())
+                .unwrap_or_default(),
         }
+    }
+
+    /// Write our Record-Route line for peers of `ip`'s family with `port`
+    /// into `out`; returns its length, or None if this side has no address
+    /// of that family or `out` is too short.
+    fn write_record_route(&self, ip: IpAddr, port: u16, out: &mut [u8]) -> Option<usize> {
+        let pre = if ip.is_ipv4() { &self.rr_v4 } else { &self.rr_v6 };
+        if pre.is_empty() {
+            return None;
+        }
+        let mut digits = [0u8; 5];
+        let mut n = 0;
+        let mut v = port;
+        loop {
+            digits[4 - n] = b'0' + (v % 10) as u8;
+            n += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        let mut w = 0;
+        for part in [&pre[..], &digits[5 - n..], b";lr>\r\n"] {
+            out.get_mut(w..w + part.len())?.copy_from_slice(part);
+            w += part.len();
+        }
+        Some(w)
     }
 
     #[inline]
@@ -229,6 +268,16 @@ impl Context {
             branch_key: Arc::new(branch_key()),
             nonce_key: Default::default(),
         }
+    }
+
+    /// Whether a Route element (`<sip:host...;lr>`) names this P-CSCF: its
+    /// host is one of our addresses, on either side.
+    fn is_our_route(&self, elem: &[u8]) -> bool {
+        let uri = match (memchr::memchr(b'<', elem), memchr::memchr(b'>', elem)) {
+            (Some(a), Some(b)) if a < b => &elem[a + 1..b],
+            _ => return false,
+        };
+        uri_ip_port(uri).is_some_and(|(ip, _)| self.access.is_ours(ip) || self.core.is_ours(ip))
     }
 
     /// The addresses of one side.
@@ -532,7 +581,10 @@ fn process_inner<B: Buf>(
                 addr: src,
             };
             let dst = ctx.next_hop;
-            forward_request(buf, &p, &scan, ctx, None, Side::Core, target, dst, pai)?;
+            // Our access-side Record-Route entry names the port the request
+            // arrived at (the protected server port over IPsec).
+            let rr = creates_dialog(&scan).then_some(p.dst_port);
+            forward_request(buf, &p, &scan, ctx, None, Side::Core, target, dst, pai, rr)?;
             if asserted {
                 st.counters.asserted += 1;
             }
@@ -548,6 +600,15 @@ fn process_inner<B: Buf>(
                 addr: src,
             };
             let dst = SocketAddr::new(ip, port);
+            // Toward a UE with IPsec, our access-side Record-Route entry names
+            // the protected server port of its SA set (where the UE sends
+            // its requests); toward an Annex N UE, our SIP port.
+            let rr = creates_dialog(&scan).then(|| {
+                tables
+                    .sa_out
+                    .get(g, &(ip, port))
+                    .map_or(ctx.access.sip_port, |e| e.server_port)
+            });
             forward_request(
                 buf,
                 &p,
@@ -558,6 +619,7 @@ fn process_inner<B: Buf>(
                 target,
                 dst,
                 &[],
+                rr,
             )?;
             Ok(Verdict::Forward(Side::Access))
         }
@@ -589,7 +651,19 @@ pub fn proxy<B: Buf>(
                     side: Side::Access,
                     addr: p.src_socket(),
                 };
-                forward_request(buf, &p, &scan, ctx, None, Side::Core, target, ctx.next_hop, &[])?;
+                let rr = creates_dialog(&scan).then_some(p.dst_port);
+                forward_request(
+                    buf,
+                    &p,
+                    &scan,
+                    ctx,
+                    None,
+                    Side::Core,
+                    target,
+                    ctx.next_hop,
+                    &[],
+                    rr,
+                )?;
                 Ok(Verdict::Forward(Side::Core))
             }
             StartLine::Request { .. } => Err(DropReason::NoRoute),
@@ -614,6 +688,51 @@ pub fn reply_in_place<B: Buf>(
     let o = ctx.side(out);
     let src = o.addr_for(dst.ip()).ok_or(DropReason::NoRoute)?;
     emit_datagram(buf, o, SocketAddr::new(src, o.sip_port), dst, msg, None)
+}
+
+/// Whether a request creates a dialog that later requests must route through
+/// us: an initial (no To tag) INVITE, SUBSCRIBE or REFER.
+fn creates_dialog(scan: &sipfast::Scan) -> bool {
+    matches!(
+        scan.start,
+        StartLine::Request {
+            method: Method::Invite | Method::Subscribe | Method::Refer,
+            ..
+        }
+    ) && !scan.to_tag
+}
+
+/// The ranges (in the payload) to remove so that the Route entries at the
+/// top of the route set that name us, at most two, are gone: whole lines,
+/// or the leading elements of a line that lists several.
+fn route_cuts(
+    payload: &[u8],
+    scan: &sipfast::Scan,
+    ctx: &Context,
+    cuts: &mut smallvec::SmallVec<[(usize, usize); 6]>,
+) {
+    let mut pops = 0;
+    'lines: for l in &scan.routes {
+        let v = l.value(payload);
+        let mut off = 0;
+        loop {
+            let (elem, next) = sipfast::first_list_element(&v[off..]);
+            if pops == 2 || !ctx.is_our_route(elem) {
+                if off > 0 {
+                    cuts.push((l.value, l.value + off));
+                }
+                break 'lines;
+            }
+            pops += 1;
+            match next {
+                Some(n) => off += n,
+                None => {
+                    cuts.push((l.start, l.end));
+                    continue 'lines;
+                }
+            }
+        }
+    }
 }
 
 /// The branch token of our Via on `side`, if the top Via is ours.
@@ -694,6 +813,7 @@ fn forward_request<B: Buf>(
     back: BranchTarget,
     dst: SocketAddr,
     pai: &[u8],
+    record_route: Option<u16>,
 ) -> Result<(), DropReason> {
     let off = p.payload_off as usize;
     let out_addrs = ctx.side(out);
@@ -716,17 +836,43 @@ fn forward_request<B: Buf>(
     buf.set_len(off + scan.msg_len)
         .map_err(|_| DropReason::SipMalformed)?;
     let mut msg_len = scan.msg_len;
+    let mut cuts: smallvec::SmallVec<[(usize, usize); 6]> = smallvec::SmallVec::new();
     if out == Side::Core {
-        let mut cuts: smallvec::SmallVec<[(usize, usize); 4]> = scan
-            .ppi
-            .iter()
-            .chain(scan.pai.iter())
-            .map(|l| (l.start, l.end))
-            .collect();
+        cuts.extend(scan.ppi.iter().chain(scan.pai.iter()).map(|l| (l.start, l.end)));
+    }
+    // Loose routing (RFC 3261 §16.4): Route entries at the top of the route
+    // set that name us (one per side when we record-routed twice) are ours
+    // to remove.
+    if !scan.routes.is_empty() {
+        route_cuts(buf.data().get(off..).unwrap_or_default(), scan, ctx, &mut cuts);
+    }
+    if !cuts.is_empty() {
         cuts.sort_unstable_by_key(|c| core::cmp::Reverse(c.0));
         for (s, e) in cuts {
             buf.remove(off + s, e - s).map_err(|_| DropReason::SipMalformed)?;
             msg_len -= e - s;
+        }
+    }
+    // Record-Route (RFC 3261 §16.6 step 4) for a dialog-creating request,
+    // once per side (RFC 5658): the entry the next hop uses first, then the
+    // one the previous hop uses.
+    let mut rr = [0u8; 2 * 80];
+    let mut rr_len = 0;
+    if let Some(access_port) = record_route {
+        let (first, second) = match out {
+            Side::Core => (
+                (&ctx.core, dst.ip(), ctx.core.sip_port),
+                (&ctx.access, p.dst, access_port),
+            ),
+            Side::Access => (
+                (&ctx.access, dst.ip(), access_port),
+                (&ctx.core, p.dst, ctx.core.sip_port),
+            ),
+        };
+        for (side, ip, port) in [first, second] {
+            rr_len += side
+                .write_record_route(ip, port, &mut rr[rr_len..])
+                .ok_or(DropReason::NoRoute)?;
         }
     }
     // Insert our Via (and P-Asserted-Identity) right after the start line.
@@ -740,7 +886,7 @@ fn forward_request<B: Buf>(
     }
     let mut tok = [0u8; 64];
     let tl = encode_branch(ctx, back, nonce, &mut tok);
-    let ins = via_prefix.len() + tl + 2 + pai.len();
+    let ins = via_prefix.len() + tl + 2 + rr_len + pai.len();
     let at = off + scan.headers_start;
     if buf.headroom() >= ins + 64 {
         buf.insert_front(at, ins)
@@ -752,7 +898,7 @@ fn forward_request<B: Buf>(
     // to the new frame start, so `at` still points at the gap.
     let d = buf.data_mut();
     let mut w = at;
-    for part in [&via_prefix[..], &tok[..tl], b"\r\n", pai] {
+    for part in [&via_prefix[..], &tok[..tl], b"\r\n", &rr[..rr_len], pai] {
         d[w..w + part.len()].copy_from_slice(part);
         w += part.len();
     }
@@ -854,7 +1000,7 @@ mod tests {
     }
 
     fn forward(f: &PipelineFixture, ctx: &Context, buf: &mut impl Buf) -> Verdict {
-        let mut reader = f.domain.register().expect("reader");
+        let reader = f.domain.register().expect("reader");
         let mut st = PipeState::new(7);
         let g = reader.guard();
         process(buf, Side::Access, ctx, &f.readers, &g, &mut st)

@@ -149,6 +149,7 @@ pub fn registrar_counters(c: &control::registrar::Counters) -> Vec<(&'static str
 struct OutSa {
     spi: u32,
     src_port: u16,
+    server_port: u16,
     dst: (IpAddr, u16),
     sa: Arc<OutboundSa>,
 }
@@ -519,6 +520,7 @@ impl<Q: PortQueue> Runner<Q> {
                             OutboundEntry {
                                 sa: o.sa.clone(),
                                 src_port: o.src_port,
+                                server_port: o.server_port,
                                 set,
                             },
                         );
@@ -560,6 +562,7 @@ impl<Q: PortQueue> Runner<Q> {
                                 OutboundEntry {
                                     sa: x.sa.clone(),
                                     src_port: x.src_port,
+                                    server_port: x.server_port,
                                     set: id,
                                 },
                             );
@@ -584,6 +587,7 @@ impl<Q: PortQueue> Runner<Q> {
             self.tables.sa_out.get(&k).map(|e| OutboundEntry {
                 sa: e.sa.clone(),
                 src_port: e.src_port,
+                server_port: e.server_port,
                 set: e.set,
             })
         });
@@ -603,6 +607,7 @@ impl<Q: PortQueue> Runner<Q> {
                 out.push(OutSa {
                     spi: d.sas[i].spi,
                     src_port: e.src_port,
+                    server_port: e.server_port,
                     dst: k,
                     sa: e.sa.clone(),
                 });

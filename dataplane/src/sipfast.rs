@@ -26,6 +26,10 @@ pub enum Method {
     Ack,
     /// CANCEL.
     Cancel,
+    /// SUBSCRIBE (creates a dialog).
+    Subscribe,
+    /// REFER (creates a dialog).
+    Refer,
     /// Any other method token.
     Other,
 }
@@ -45,10 +49,10 @@ pub struct Line {
 }
 
 impl Line {
-    /// The value bytes.
+    /// The value bytes (empty if `p` is not the payload the line came from).
     #[inline]
     pub fn value<'a>(&self, p: &'a [u8]) -> &'a [u8] {
-        &p[self.value..self.value_end]
+        p.get(self.value..self.value_end).unwrap_or_default()
     }
 }
 
@@ -90,6 +94,9 @@ pub struct Scan {
     pub ppi: SmallVec<[Line; 2]>,
     /// P-Asserted-Identity lines.
     pub pai: SmallVec<[Line; 2]>,
+    /// The first two Route lines (the proxy looks only at the top of the
+    /// route set, for entries naming itself).
+    pub routes: SmallVec<[Line; 2]>,
     /// The Max-Forwards line.
     pub max_forwards: Option<Line>,
     /// The CSeq line (at most one).
@@ -162,6 +169,8 @@ fn method_of(m: &[u8]) -> Option<Method> {
         b"INVITE" => Method::Invite,
         b"ACK" => Method::Ack,
         b"CANCEL" => Method::Cancel,
+        b"SUBSCRIBE" => Method::Subscribe,
+        b"REFER" => Method::Refer,
         _ => Method::Other,
     })
 }
@@ -230,6 +239,7 @@ enum Hdr {
     MaxForwards,
     Pai,
     Ppi,
+    Route,
 }
 
 /// Scan a SIP message in a UDP payload.
@@ -257,6 +267,7 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         via_lines: 0,
         ppi: SmallVec::new(),
         pai: SmallVec::new(),
+        routes: SmallVec::new(),
         max_forwards: None,
         cseq: None,
         to_tag: false,
@@ -322,6 +333,7 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
             (2, b't') if eq_lower(name, b"to") => Hdr::To,
             (3, b'v') if eq_lower(name, b"via") => Hdr::Via,
             (4, b'c') if eq_lower(name, b"cseq") => Hdr::CSeq,
+            (5, b'r') if eq_lower(name, b"route") && s.routes.len() < 2 => Hdr::Route,
             (12, b'm') if eq_lower(name, b"max-forwards") => Hdr::MaxForwards,
             (14, b'c') if eq_lower(name, b"content-length") => Hdr::ContentLength,
             (19, b'p') if eq_lower(name, b"p-asserted-identity") => Hdr::Pai,
@@ -362,6 +374,7 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
             }
             Hdr::Pai => s.pai.push(line),
             Hdr::Ppi => s.ppi.push(line),
+            Hdr::Route => s.routes.push(line),
         }
         pos = end;
     }
@@ -426,6 +439,31 @@ pub fn first_via_value(v: &[u8]) -> (&[u8], bool) {
         }
     }
     (v, false)
+}
+
+/// Split a header value that is a comma-separated list of name-addr /
+/// addr-spec elements (Route, Record-Route) after its first element:
+/// returns the first element (trimmed) and the offset in `v` where the next
+/// element starts (after the comma and whitespace), if there is one. Commas
+/// inside quotes or `<...>` do not split.
+pub fn first_list_element(v: &[u8]) -> (&[u8], Option<usize>) {
+    let (mut inq, mut ina) = (false, false);
+    for (i, &c) in v.iter().enumerate() {
+        match c {
+            b'"' if !ina => inq = !inq,
+            b'<' if !inq => ina = true,
+            b'>' if !inq => ina = false,
+            b',' if !inq && !ina => {
+                let mut j = i + 1;
+                while j < v.len() && matches!(v[j], b' ' | b'\t' | b'\r' | b'\n') {
+                    j += 1;
+                }
+                return (v[..i].trim_ascii(), Some(j));
+            }
+            _ => {}
+        }
+    }
+    (v.trim_ascii(), None)
 }
 
 /// The value of parameter `name` in a Via value (`;name=value`), if present.

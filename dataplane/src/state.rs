@@ -64,6 +64,10 @@ pub struct OutboundEntry {
     pub sa: Arc<OutboundSa>,
     /// Our protected port the packets leave from.
     pub src_port: u16,
+    /// Our protected server port of the same set (where the UE sends
+    /// requests): the port of the access-side Record-Route entry we put in
+    /// dialog-creating requests toward this UE.
+    pub server_port: u16,
     /// The SA set it belongs to.
     pub set: SaSetId,
 }
@@ -241,6 +245,7 @@ impl TableWriters {
             OutboundEntry {
                 sa: out2,
                 src_port: sa2.src.port(),
+                server_port: sa1.dst.port(),
                 set: d.id,
             },
         );
@@ -249,6 +254,7 @@ impl TableWriters {
             OutboundEntry {
                 sa: out3,
                 src_port: sa3.src.port(),
+                server_port: sa1.dst.port(),
                 set: d.id,
             },
         );

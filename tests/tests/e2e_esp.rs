@@ -304,3 +304,32 @@ fn esp_toward_the_core_side_and_udp_encapsulated_esp_are_refused() {
         rep.human()
     );
 }
+
+#[test]
+fn protected_initial_invite_record_routes_our_protected_server_port() {
+    let spec = SaSpec::new(
+        "10.77.0.10".parse().unwrap(),
+        3,
+        IntegAlg::HmacSha196,
+        EncrAlg::Null,
+    );
+    let mut h = Harness::start(&esp_toml(&spec));
+    let sa = spec.ue_side();
+    h.send_access(&sa.protect(&protected_request(&sa, "INVITE", "rr1", None).build()));
+    let s = Scscf.check_forwarded(&h.recv_core());
+    // Top: the entry the core uses; then the one the UE will send its
+    // in-dialog requests to, over the SA, at our protected server port.
+    assert_eq!(
+        s.all("Record-Route"),
+        vec![
+            format!("<sip:{};lr>", hostport(pcscf_core())),
+            format!(
+                "<sip:{};lr>",
+                hostport(SocketAddr::new(sa.pcscf_ip(), spec.port_ps))
+            ),
+        ],
+        "{}",
+        s.text()
+    );
+    assert_eq!(drops(&h.finish()), vec![]);
+}

@@ -395,3 +395,120 @@ l: 2\r\n\r\nhi",
     assert_eq!(s.body, b"hi");
     assert_eq!(drops(&h.finish()), vec![]);
 }
+
+/// Our two Record-Route entries as the core sees them, top first.
+fn our_record_routes(access_port: u16) -> Vec<String> {
+    vec![
+        format!("<sip:{};lr>", hostport(pcscf_core())),
+        format!(
+            "<sip:{}:{access_port};lr>",
+            pcscf_access("10.77.0.2".parse().unwrap()).ip()
+        ),
+    ]
+}
+
+#[test]
+fn initial_invite_is_record_routed_once_per_side_and_message_is_not() {
+    let mut h = Harness::start(&alice_config());
+    let alice = ue("10.77.0.2", 5060, "alice");
+    let inv = alice
+        .request("INVITE", "rr1", None)
+        .header("Record-Route", "<sip:ue-side-proxy.example;lr>");
+    h.send_access(&alice.frame(&inv.build()));
+    let s = Scscf.check_forwarded(&h.recv_core());
+    let mut want = our_record_routes(SIP_PORT);
+    want.push("<sip:ue-side-proxy.example;lr>".into());
+    assert_eq!(s.all("Record-Route"), want, "{}", s.text());
+    // A re-INVITE (To tag) and a MESSAGE create no dialog state here.
+    h.send_access(&alice.frame(&alice.request("INVITE", "rr2", Some("t")).build()));
+    assert!(Scscf
+        .check_forwarded(&h.recv_core())
+        .all("Record-Route")
+        .is_empty());
+    h.send_access(&alice.frame(&alice.request("MESSAGE", "rr3", None).build()));
+    assert!(Scscf
+        .check_forwarded(&h.recv_core())
+        .all("Record-Route")
+        .is_empty());
+    assert_eq!(drops(&h.finish()), vec![]);
+}
+
+#[test]
+fn our_route_entries_are_removed_from_in_dialog_requests() {
+    let mut h = Harness::start(&alice_config());
+    let alice = ue("10.77.0.2", 5060, "alice");
+    let [core_rr, access_rr] = our_record_routes(SIP_PORT).try_into().unwrap();
+    // The UE's route set is the Record-Route list reversed: our access
+    // entry, our core entry, then the S-CSCF. One Route line per entry.
+    let bye = alice
+        .request("BYE", "rt1", Some("far"))
+        .header("Route", &access_rr)
+        .header("Route", &core_rr)
+        .header("Route", "<sip:scscf.ims.example;lr>");
+    h.send_access(&alice.frame(&bye.build()));
+    let s = Scscf.check_forwarded(&h.recv_core());
+    assert_eq!(
+        s.all("Route"),
+        vec!["<sip:scscf.ims.example;lr>".to_string()],
+        "{}",
+        s.text()
+    );
+    // The same set in one comma-separated line keeps what is not ours.
+    let bye = alice.request("BYE", "rt2", Some("far")).header(
+        "Route",
+        &format!("{access_rr}, {core_rr},<sip:scscf.ims.example;lr>"),
+    );
+    h.send_access(&alice.frame(&bye.build()));
+    let s = Scscf.check_forwarded(&h.recv_core());
+    assert_eq!(
+        s.all("Route"),
+        vec!["<sip:scscf.ims.example;lr>".to_string()],
+        "{}",
+        s.text()
+    );
+    // A route set that does not start with us is left alone.
+    let other = "<sip:10.9.9.9;lr>, <sip:scscf.ims.example;lr>";
+    h.send_access(
+        &alice.frame(
+            &alice
+                .request("BYE", "rt3", Some("far"))
+                .header("Route", other)
+                .build(),
+        ),
+    );
+    let s = Scscf.check_forwarded(&h.recv_core());
+    assert_eq!(s.all("Route"), vec![other.to_string()]);
+    // From the core toward the UE: our core entry then our access entry,
+    // both on one line, are removed and the request reaches the contact.
+    let m = Msg::request("BYE", &format!("sip:ue@{}", hostport(alice.addr)))
+        .header(
+            "Via",
+            &format!("SIP/2.0/UDP {};branch=z9hG4bKsrt4", hostport(SCSCF)),
+        )
+        .header("Route", &format!("{core_rr},{access_rr}"))
+        .header("Max-Forwards", "69")
+        .header("From", "<sip:carol@ims.example>;tag=srt4")
+        .header("To", "<sip:ue@ims.example>;tag=ue")
+        .header("Call-ID", "rt4@scscf")
+        .header("CSeq", "2 BYE")
+        .build();
+    h.send_core(&udp_frame(CORE_GW_MAC, CORE_MAC, SCSCF, pcscf_core(), &m));
+    let f = h.recv_access();
+    assert_eq!(f.dst(), alice.addr);
+    verify_checksums(&f.bytes).unwrap();
+    assert!(f.sip().all("Route").is_empty(), "{}", f.sip().text());
+    assert_eq!(drops(&h.finish()), vec![]);
+}
+
+#[test]
+fn core_initial_invite_to_ue_is_record_routed_access_entry_first() {
+    let mut h = Harness::start(&alice_config());
+    let alice = ue("10.77.0.2", 5060, "alice");
+    h.send_core(&Scscf.request_to("INVITE", alice.addr, "ci1"));
+    let f = h.recv_access();
+    verify_checksums(&f.bytes).unwrap();
+    let mut want = our_record_routes(SIP_PORT);
+    want.reverse();
+    assert_eq!(f.sip().all("Record-Route"), want, "{}", f.sip().text());
+    assert_eq!(drops(&h.finish()), vec![]);
+}
