@@ -25,6 +25,7 @@ use crate::esp;
 use crate::sipfast::{self, Method, StartLine};
 use crate::state::TableReaders;
 use crate::table::Guard;
+use crate::wire::template::{L4Csum, UdpTemplate};
 use crate::wire::{self, HeadersRepr, L3};
 
 /// Which side of the P-CSCF a port faces.
@@ -90,6 +91,10 @@ pub struct SideAddrs {
     via_v4: Vec<u8>,
     /// The same for IPv6 peers.
     via_v6: Vec<u8>,
+    /// Headers of the datagrams we send from our IPv4 address.
+    tmpl_v4: Option<UdpTemplate>,
+    /// The same from our IPv6 address.
+    tmpl_v6: Option<UdpTemplate>,
     /// `Record-Route: <sip:<v4>:` (the port and `;lr>` follow).
     rr_v4: Vec<u8>,
     /// The same for IPv6.
@@ -112,6 +117,12 @@ impl SideAddrs {
             mtu,
             via_v4: via(c.ipv4.map(|a| a.to_string())),
             via_v6: via(c.ipv6.map(|a| format!("[{a}]"))),
+            tmpl_v4: c
+                .ipv4
+                .map(|a| UdpTemplate::new(wire::MacAddr(mac), wire::MacAddr(c.gateway_mac), a.into(), 64)),
+            tmpl_v6: c
+                .ipv6
+                .map(|a| UdpTemplate::new(wire::MacAddr(mac), wire::MacAddr(c.gateway_mac), a.into(), 64)),
             rr_v4: c
                 .ipv4
                 .map(|a| format!("Record-Route: <sip:{a}:").into_bytes())
@@ -155,6 +166,15 @@ impl SideAddrs {
         match ip {
             IpAddr::V4(a) => self.ipv4 == Some(a),
             IpAddr::V6(a) => self.ipv6 == Some(a),
+        }
+    }
+
+    /// The headers of datagrams from our address of `peer`'s family.
+    #[inline]
+    fn template(&self, peer: IpAddr) -> Option<&UdpTemplate> {
+        match peer {
+            IpAddr::V4(_) => self.tmpl_v4.as_ref(),
+            IpAddr::V6(_) => self.tmpl_v6.as_ref(),
         }
     }
 
@@ -924,11 +944,12 @@ fn emit_toward<B: Buf>(
         (Side::Access, Some((t, g))) => t.sa_out.get(g, &(dst.ip(), dst.port())),
         _ => None,
     };
-    let src = o.addr_for(dst.ip()).ok_or(DropReason::NoRoute)?;
-    let h = o.udp_headers(SocketAddr::new(src, sa.map_or(o.sip_port, |e| e.src_port)), dst);
-    let hl = h.udp_header_len();
+    let h = o.template(dst.ip()).ok_or(DropReason::NoRoute)?;
+    let src_port = sa.map_or(o.sip_port, |e| e.src_port);
+    let hl = h.header_len();
+    let l3 = wire::ethernet::HEADER_LEN;
     let esp_overhead = sa.map_or(0, |e| e.sa.overhead(msg_len + 8));
-    if hl + msg_len + esp_overhead - h.l3_offset() > o.mtu {
+    if hl + msg_len + esp_overhead - l3 > o.mtu {
         return Err(DropReason::SipTooLarge);
     }
     let old = p.payload_off as usize;
@@ -941,16 +962,14 @@ fn emit_toward<B: Buf>(
     match sa {
         // A datagram that leaves in clear may leave its checksum to the NIC;
         // one that gets ESP-encapsulated needs it before encryption.
-        None if ctx.tx_udp_csum_offload
-            && buf.request_tx_udp_csum(h.l3_offset(), h.ip_header_len(), dst.is_ipv4()) =>
-        {
-            h.emit_udp_offload(buf.data_mut(), msg_len)
+        None if ctx.tx_udp_csum_offload && buf.request_tx_udp_csum(l3, h.ip_header_len(), dst.is_ipv4()) => {
+            h.emit(buf.data_mut(), dst, src_port, msg_len, L4Csum::Offload)
         }
-        _ => h.emit_udp(buf.data_mut(), msg_len),
+        _ => h.emit(buf.data_mut(), dst, src_port, msg_len, L4Csum::Software),
     }
     .map_err(|_| DropReason::SipTooLarge)?;
     if let Some(e) = sa {
-        esp::encap(buf, h.l3_offset(), &e.sa)?;
+        esp::encap(buf, l3, &e.sa)?;
     }
     Ok(())
 }

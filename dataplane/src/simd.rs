@@ -28,6 +28,30 @@ pub fn eq_mask64(chunk: &[u8], needle: u8) -> u64 {
             return m(0) | m(1) << 16 | m(2) << 32 | m(3) << 48;
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // A short chunk: whole 16-byte blocks, then byte by byte.
+        let mut m = 0u64;
+        let mut k = 0;
+        while k + 16 <= chunk.len() {
+            // SAFETY: an unaligned 16-byte load at offset k of a slice at
+            // least k + 16 bytes long. SSE2 is baseline.
+            let b = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().add(k) as *const __m128i);
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8))) as u16 as u64
+            };
+            m |= b << k;
+            k += 16;
+        }
+        for (i, &c) in chunk.iter().enumerate().skip(k) {
+            m |= u64::from(c == needle) << i;
+        }
+        m
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     eq_mask64_portable(chunk, needle)
 }
 
@@ -121,8 +145,13 @@ impl Iterator for Finder<'_> {
 pub fn sum16_ne(bytes: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        let (acc, done) = sum16_ne_sse2(bytes);
-        acc + sum16_ne_portable(&bytes[done..])
+        let (mut acc, mut done) = (0, 0);
+        if bytes.len() >= 64 && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above, cached by std).
+            (acc, done) = unsafe { sum16_ne_avx2(bytes) };
+        }
+        let (a, d) = sum16_ne_sse2(&bytes[done..]);
+        acc + a + sum16_ne_portable(&bytes[done + d..])
     }
     #[cfg(not(target_arch = "x86_64"))]
     sum16_ne_portable(bytes)
@@ -168,6 +197,54 @@ fn sum16_ne_sse2(bytes: &[u8]) -> (u64, usize) {
         b += run;
     }
     (total, blocks * 32)
+}
+
+/// Sums whole 64-byte blocks with AVX2; returns the sum and the bytes
+/// consumed (a multiple of 64).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sum16_ne_avx2(bytes: &[u8]) -> (u64, usize) {
+    use core::arch::x86_64::{
+        __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_loadu_si256, _mm256_set1_epi32,
+        _mm256_setzero_si256, _mm256_srli_epi32, _mm256_storeu_si256,
+    };
+    let blocks = bytes.len() / 64;
+    let mut total = 0u64;
+    let mut b = 0;
+    while b < blocks {
+        // Each 32-bit lane gains at most 4 * 0xffff per block.
+        let run = (blocks - b).min(8_192);
+        let low = _mm256_set1_epi32(0xffff);
+        let mut a0 = _mm256_setzero_si256();
+        let mut a1 = _mm256_setzero_si256();
+        let p = bytes.as_ptr() as *const __m256i;
+        for k in b..b + run {
+            // SAFETY: block k covers bytes 64k .. 64k + 64 and k < len / 64,
+            // so both 32-byte loads are in bounds.
+            let (v0, v1) = unsafe {
+                (
+                    _mm256_loadu_si256(p.add(2 * k)),
+                    _mm256_loadu_si256(p.add(2 * k + 1)),
+                )
+            };
+            a0 = _mm256_add_epi32(a0, _mm256_and_si256(v0, low));
+            a1 = _mm256_add_epi32(a1, _mm256_srli_epi32(v0, 16));
+            a0 = _mm256_add_epi32(a0, _mm256_and_si256(v1, low));
+            a1 = _mm256_add_epi32(a1, _mm256_srli_epi32(v1, 16));
+        }
+        let mut lanes = [0u32; 16];
+        // SAFETY: two 32-byte stores into a local array of exactly 64 bytes.
+        unsafe {
+            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, a0);
+            _mm256_storeu_si256(lanes.as_mut_ptr().add(8) as *mut __m256i, a1);
+        }
+        total += lanes.iter().map(|&l| u64::from(l)).sum::<u64>();
+        b += run;
+    }
+    (total, blocks * 64)
 }
 
 /// The portable form of [`sum16_ne`].

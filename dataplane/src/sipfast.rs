@@ -175,7 +175,9 @@ fn method_of(m: &[u8]) -> Option<Method> {
     })
 }
 
-fn parse_start(line: &[u8]) -> Option<StartLine> {
+/// Parse the start line `p[..len]` (the CR excluded).
+fn parse_start(p: &[u8], len: usize) -> Option<StartLine> {
+    let line = p.get(..len)?;
     if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
         if rest.len() < 3 || (rest.len() > 3 && rest[3] != b' ') {
             return None;
@@ -189,11 +191,12 @@ fn parse_start(line: &[u8]) -> Option<StartLine> {
             .contains(&code)
             .then_some(StartLine::Response { code });
     }
-    // Both spaces usually come out of one 64-byte mask.
-    let mut sp = crate::simd::Finder::new(line, b' ', 0);
-    let sp1 = sp.next()?;
+    // Both spaces usually come out of one 64-byte mask (taken over the
+    // payload: a space past the line's end is rejected below).
+    let mut sp = crate::simd::Finder::new(p, b' ', 0);
+    let sp1 = sp.next().filter(|&i| i < len)?;
     let method = method_of(&line[..sp1])?;
-    let sp2 = sp.next()?;
+    let sp2 = sp.next().filter(|&i| i < len)?;
     if &line[sp2 + 1..] != b"SIP/2.0" || sp2 == sp1 + 1 {
         return None;
     }
@@ -255,7 +258,7 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
     if first == 0 || p[first - 1] != b'\r' {
         return Err(DropReason::SipMalformed);
     }
-    let start = parse_start(&p[..first - 1]).ok_or(DropReason::SipMalformed)?;
+    let start = parse_start(p, first - 1).ok_or(DropReason::SipMalformed)?;
     let headers_start = first + 1;
     let mut s = Scan {
         start,

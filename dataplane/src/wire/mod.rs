@@ -25,6 +25,7 @@ pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
 pub mod tcp;
+pub mod template;
 pub mod udp;
 
 pub use ethernet::MacAddr;
