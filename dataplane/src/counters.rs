@@ -63,8 +63,11 @@ drop_reasons! {
     BadAddress => "bad_address",
     /// Destination address is not one of ours.
     NotForUs => "not_for_us",
-    /// IP protocol other than UDP, TCP or ESP.
+    /// IP protocol other than UDP, TCP or ESP (ICMPv6 other than a Neighbor
+    /// Solicitation included).
     UnsupportedProtocol => "unsupported_protocol",
+    /// IPv6 Neighbor Solicitation that fails RFC 4861 §7.1.1 validation.
+    NdMalformed => "nd_malformed",
     /// UDP header truncated or length out of range.
     UdpMalformed => "udp_malformed",
     /// UDP checksum wrong.

@@ -533,6 +533,17 @@ fn process_inner<B: Buf>(
         buf.set_len(len).map_err(|_| DropReason::EthTruncated)?;
         return Ok(Verdict::Forward(from));
     }
+    if p.l3 == L3::Ndp {
+        // Neighbor Discovery, the IPv6 counterpart of ARP.
+        buf.set_len(p.l2_len as usize + wire::ndp::ADVERT_L3_LEN)
+            .map_err(|_| DropReason::NotForUs)?;
+        let len = wire::ndp::advert_in_place(buf.data_mut(), &p, wire::MacAddr(me.mac), |ip| {
+            me.ipv6 == Some(ip)
+        })
+        .ok_or(DropReason::NotForUs)?;
+        buf.set_len(len).map_err(|_| DropReason::NotForUs)?;
+        return Ok(Verdict::Forward(from));
+    }
     if !me.is_ours(p.dst) {
         return Err(DropReason::NotForUs);
     }

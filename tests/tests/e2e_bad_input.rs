@@ -123,6 +123,49 @@ fn arp_request(target: [u8; 4]) -> Vec<u8> {
     v
 }
 
+/// An IPv6 Neighbor Solicitation for `target` from the access router
+/// (fe80::1, with a source link-layer address option), hop limit `hop`.
+fn neighbor_solicitation(target: std::net::Ipv6Addr, hop: u8) -> Vec<u8> {
+    let src: std::net::Ipv6Addr = "fe80::1".parse().unwrap();
+    let o = target.octets();
+    let dst = std::net::Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    );
+    let mut icmp = vec![135u8, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&o);
+    icmp.extend_from_slice(&[1, 1]);
+    icmp.extend_from_slice(&UE_GW_MAC);
+    let mut acc: u32 = 58 + icmp.len() as u32;
+    for c in src
+        .octets()
+        .chunks(2)
+        .chain(dst.octets().chunks(2))
+        .chain(icmp.chunks(2))
+    {
+        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    icmp[2..4].copy_from_slice(&(!(acc as u16)).to_be_bytes());
+    let mut v = vec![0x33, 0x33, 0xff, o[13], o[14], o[15]];
+    v.extend_from_slice(&UE_GW_MAC);
+    v.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    v.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    v.extend_from_slice(&[58, hop]);
+    v.extend_from_slice(&src.octets());
+    v.extend_from_slice(&dst.octets());
+    v.extend_from_slice(&icmp);
+    v
+}
+
 fn with_sip(sip: &[u8]) -> Vec<u8> {
     alice().frame(sip)
 }
@@ -213,6 +256,13 @@ fn every_bad_frame_is_a_counted_drop_and_good_traffic_still_flows() {
         ("IPv6 UDP checksum wrong", edit6(false, |v| v[IP + 40 + 6] ^= 0x10), "udp_bad_checksum"),
         // ARP for an address that is not ours.
         ("ARP for another host", arp_request([10, 77, 0, 77]), "not_for_us"),
+        // Neighbor Discovery for another host, and one that is invalid.
+        (
+            "NS for another host",
+            neighbor_solicitation("fd00:77::77".parse().unwrap(), 255),
+            "not_for_us",
+        ),
+        ("NS with hop limit 64", neighbor_solicitation(ACCESS_V6, 64), "nd_malformed"),
         // SIP.
         ("binary payload", with_sip(b"\x00\x01\x02\x03binary\xff"), "sip_malformed"),
         ("empty payload", with_sip(b""), "sip_malformed"),
@@ -273,6 +323,21 @@ fn every_bad_frame_is_a_counted_drop_and_good_traffic_still_flows() {
     assert_eq!(&arp[12..14], &[0x08, 0x06]);
     assert_eq!(&arp[20..22], &[0, 2], "an ARP reply");
     assert_eq!(&arp[22..28], &ACCESS_MAC);
+    // So is a Neighbor Solicitation for our IPv6 address.
+    h.send_access(&neighbor_solicitation(ACCESS_V6, 255));
+    let na = h.recv_access_raw().expect("Neighbor Advertisement");
+    assert_eq!(&na[0..12], &[&UE_GW_MAC[..], &ACCESS_MAC[..]].concat()[..]);
+    assert_eq!(
+        (na[12], na[13], na[20], na[21], na[54]),
+        (0x86, 0xdd, 58, 255, 136)
+    );
+    assert_eq!(&na[22..38], &ACCESS_V6.octets(), "from our address");
+    assert_eq!(&na[62..78], &ACCESS_V6.octets(), "target");
+    assert_eq!(
+        &na[78..86],
+        &[&[2u8, 1][..], &ACCESS_MAC[..]].concat()[..],
+        "our MAC"
+    );
     h.send_access(&good_frame("after"));
     let s = Scscf.check_forwarded(&h.recv_core());
     assert_eq!(s.one("Call-ID"), "after@ue");

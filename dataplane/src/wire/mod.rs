@@ -24,6 +24,7 @@ pub mod esp;
 pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ndp;
 pub mod tcp;
 pub mod template;
 pub mod udp;
@@ -87,6 +88,10 @@ pub enum L3 {
     /// An Ethernet/IPv4 ARP packet, for the caller to answer (see
     /// [`arp_reply_in_place`]). `src`/`dst` are the sender/target IPs.
     Arp,
+    /// A valid IPv6 Neighbor Solicitation, for the caller to answer (see
+    /// [`ndp::advert_in_place`]). `src` is the IP source (unspecified for
+    /// duplicate address detection), `dst` the target address.
+    Ndp,
 }
 
 /// What a UDP datagram to or from port 4500 carries (RFC 3948).
@@ -402,6 +407,7 @@ pub fn parse_frame(frame: &[u8], verify_l4_checksum: bool) -> core::result::Resu
             p.payload_off = (l4_off + esp::HEADER_LEN) as u16;
             p.payload_len = (l4.len() - esp::HEADER_LEN) as u16;
         }
+        ndp::ICMPV6 if l3.kind == L3::V6 => return ndp::classify(frame, p),
         _ => return Err(DropReason::UnsupportedProtocol),
     }
     Ok(p)
@@ -480,7 +486,10 @@ fn parse_ipv6(b: &[u8]) -> core::result::Result<L3Info, DropReason> {
     let mut db = [0u8; 16];
     db.copy_from_slice(&b[24..40]);
     let (s, d) = (u128::from_be_bytes(sb), u128::from_be_bytes(db));
-    if bad_src_v6(s) || bad_dst_v6(d) {
+    // Duplicate address detection sends Neighbor Solicitations from the
+    // unspecified address (checked further by `ndp::classify`).
+    let dad = s == 0 && ul.protocol == ndp::ICMPV6;
+    if (bad_src_v6(s) && !dad) || bad_dst_v6(d) {
         return Err(DropReason::BadAddress);
     }
     Ok(L3Info {
