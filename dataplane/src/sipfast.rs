@@ -139,25 +139,11 @@ fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
         .all(|(x, y)| x | 0x20 == *y)
 }
 
-/// `TOKEN[c]`: whether byte `c` may appear in an RFC 3261 `token`.
-static TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let c = i as u8;
-        t[i] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        i += 1;
-    }
-    t
-};
-
-#[inline]
+/// Whether byte `c` may appear in an RFC 3261 `token` (the table the full
+/// parser in `control::sip` uses).
+#[inline(always)]
 fn is_token_char(c: u8) -> bool {
-    TOKEN[usize::from(c)]
+    control::sip::is_token(c)
 }
 
 fn method_of(m: &[u8]) -> Option<Method> {

@@ -101,7 +101,7 @@ pub use names::{AsHeaderName, HeaderName};
 pub use parse::{
     parse, Framing, Header, HeadersNamed, Limits, Message, Method, Parser, StartLine, Status, ValuesNamed,
 };
-pub use text::{auth_params, find_param, params, unescape, unquote, values, Param, Params, Values};
+pub use text::{auth_params, find_param, is_token, params, unescape, unquote, values, Param, Params, Values};
 pub use uri::{SipUri, TelUri, Uri};
 
 #[cfg(test)]
