@@ -13,24 +13,30 @@ use dataplane::testgen::PipelineFixture;
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline");
     // PIPELINE_UES=1000 limits the run to one table size (for profiling).
-    let sizes: Vec<usize> = match std::env::var("PIPELINE_UES").ok().and_then(|v| v.parse().ok()) {
-        Some(n) => vec![n],
-        None => vec![1_000, 1_000_000],
+    // (UEs bound, distinct senders in the traffic). 256 senders keep their
+    // table entries and frames in cache; 65 536 senders over 1 M bindings
+    // do not (26 MB of frames, one cold table entry per packet), closer to
+    // a loaded P-CSCF.
+    let cases: Vec<(usize, usize)> = match std::env::var("PIPELINE_UES").ok().and_then(|v| v.parse().ok()) {
+        Some(n) => vec![(n, 256)],
+        None => vec![(1_000, 256), (1_000_000, 256), (1_000_000, 65_536)],
     };
-    for ues in sizes {
+    for (ues, senders) in cases {
         for size in [400usize, 800] {
-            // 256 distinct UEs spread over the table, half with a P-Preferred-Identity.
-            let f = PipelineFixture::new(ues, 256, size);
+            // Senders spread over the table, half with a P-Preferred-Identity.
+            let f = PipelineFixture::new(ues, senders, size);
             let (frames, ctx, r) = (&f.frames, &f.ctx, &f.readers);
+            // Sender counts are powers of two.
+            let mask = frames.len() - 1;
             let mut reader = f.domain.register().unwrap();
             let mut st = PipeState::new(1);
             let mut buf = PacketBuf::new();
             g.throughput(Throughput::Elements(1));
-            let id = format!("{size}B/{ues}ues");
+            let id = format!("{size}B/{ues}ues/{senders}senders");
             g.bench_function(BenchmarkId::new("copy_only", &id), |b| {
                 let mut k = 0;
                 b.iter(|| {
-                    buf.fill(&frames[k & 255]);
+                    buf.fill(&frames[k & mask]);
                     k += 1;
                     std::hint::black_box(buf.data()[20]);
                 })
@@ -38,7 +44,7 @@ fn bench(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("copy_and_process", &id), |b| {
                 let mut k = 0;
                 b.iter(|| {
-                    buf.fill(&frames[k & 255]);
+                    buf.fill(&frames[k & mask]);
                     k += 1;
                     let v = {
                         let guard = reader.guard();

@@ -1,36 +1,50 @@
 //! `LfMap`: a generic open-addressing hash map with lock-free reads.
 //!
-//! Owns the slot arrays and the boxed entries of one map. There is exactly one
+//! Owns the slot arrays and the entry arena of one map. There is exactly one
 //! [`MapWriter`] (the control thread) and any number of [`MapReader`] clones
 //! (the workers). Reclamation goes through the shared [`QsbrDomain`].
 //!
-//! Layout: a power-of-two array of 16-byte slots, each an `AtomicU64` holding
-//! the key's full hash (the fingerprint) next to an `AtomicPtr` to an immutable
-//! `Box<Entry { key, value }>`. Linear probing; a null pointer ends a probe
-//! chain, a tombstone sentinel marks a removed entry. A lookup rejects a
-//! non-matching slot by its fingerprint without touching the entry, so a miss
-//! costs one cache line in the normal case and a hit two.
+//! Layout:
+//! - **Slots**: a power-of-two array of 8-byte words, probed linearly from the
+//!   first slot of the key's 64-byte group (8 slots, one cache line), so a
+//!   lookup usually reads a single line of the array. A word is `0` (empty:
+//!   ends a probe chain), `u64::MAX` (tombstone: a removed entry), or
+//!   `tag << 32 | (index + 1)`: the top 32 bits of the key's 64-bit hash and
+//!   the entry's index in the arena. One word is one atomic, so a reader can
+//!   never see a tag and an index from different entries.
+//! - **Arena**: entries `{ key, value }` live in cells of a segmented arena
+//!   (segment 0 sized for the requested capacity, later ones doubling; large
+//!   segments are advised to transparent huge pages), never in individual
+//!   boxes. A cell is written once before it is published and never changed
+//!   while reachable; a freed cell is reused only after a grace period.
+//!
+//! A lookup rejects a slot whose tag differs without touching the arena, so a
+//! miss costs one cache line of slots in the normal case, and a hit one line of
+//! slots plus the entry (which the caller reads anyway for the value; the key
+//! is compared in the same line). [`MapReader::get_bulk`] overlaps those
+//! misses across a burst.
 //!
 //! Contract:
-//! - Readers only load (`Acquire` on slot pointers and on the table pointer):
+//! - Readers only load (`Acquire` on slot words and on the table pointer):
 //!   no lock, no read-modify-write, no waiting. A probe is bounded by the table
 //!   size even on a torn view.
-//! - The writer never mutates an entry in place. Replace and remove swap the
-//!   slot pointer (`Release`) and retire the old entry; a rebuild copies the
-//!   live pointers into a new array, publishes it with one pointer store and
-//!   retires the old array. Nothing is freed before a QSBR grace period.
+//! - The writer never mutates a published entry. Replace and remove swap the
+//!   slot word (`Release`) and retire the old cell; a rebuild copies the live
+//!   words into a new array, publishes it with one pointer store and retires
+//!   the old array. Nothing is freed or reused before a QSBR grace period.
 //! - Each update is visible to readers as soon as it is made; batching
 //!   ([`MapWriter::publish`]) groups updates into one grace period.
 //! - The map never hashes with SipHash: the default hasher is foldhash's fast
 //!   hasher, randomly seeded per map.
+//! - At most `u32::MAX - 1` cells (live plus retired entries) per map.
 #![allow(unsafe_code)]
 
 use core::hash::{BuildHasher, Hash};
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
 use std::alloc::{self, Layout};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::qsbr::{Guard, QsbrDomain, RetireList};
 
@@ -48,61 +62,110 @@ const MIN_SLOTS: usize = 16;
 const GROW_NUM: usize = 5;
 const GROW_DEN: usize = 8;
 
-/// An immutable entry. Never modified once published.
+/// An immutable entry. Never modified while a slot word refers to its cell.
 struct Entry<K, V> {
     key: K,
     value: V,
 }
 
-/// One slot: fingerprint (full hash) and entry pointer, 16 bytes.
-#[repr(C, align(16))]
-struct Slot<K, V> {
-    hash: AtomicU64,
-    ptr: AtomicPtr<Entry<K, V>>,
+/// Slot word of an empty slot: ends a probe chain.
+const EMPTY: u64 = 0;
+/// Slot word of a removed entry: probes continue past it.
+const TOMB: u64 = u64::MAX;
+/// Largest arena index: `index + 1` must stay below `u32::MAX` so that no
+/// entry word equals [`TOMB`] (and it is never 0, so never [`EMPTY`]).
+const MAX_INDEX: u32 = u32::MAX - 2;
+
+/// The slot word for the entry in cell `idx` whose key hashes to `hash`.
+#[inline(always)]
+fn entry_word(hash: u64, idx: u32) -> u64 {
+    debug_assert!(idx <= MAX_INDEX);
+    (hash & !0xFFFF_FFFF) | (u64::from(idx) + 1)
 }
 
-/// The tombstone sentinel: the address of a private static, never a real
-/// entry (and never dereferenced). Distinct from any heap address and from the
-/// dangling pointer of a zero-sized box.
-static TOMBSTONE_BYTE: u8 = 0;
-
+/// Whether `w` is an entry word whose tag matches `hash`'s.
 #[inline(always)]
-fn tombstone<K, V>() -> *mut Entry<K, V> {
-    ptr::addr_of!(TOMBSTONE_BYTE) as *mut Entry<K, V>
+fn tag_matches(w: u64, hash: u64) -> bool {
+    (w ^ hash) >> 32 == 0 && w != TOMB && w != EMPTY
+}
+
+/// The arena index of entry word `w`.
+#[inline(always)]
+fn index_of(w: u64) -> u32 {
+    (w as u32).wrapping_sub(1)
+}
+
+/// One group's words and the slots that matter in it, computed without
+/// branches: `cand` has bit `j` set when word `j` is an entry whose tag
+/// matches and no empty slot comes before it in the group; `empty` has bit
+/// `j` set when word `j` is [`EMPTY`].
+struct Scan {
+    words: [u64; GROUP],
+    cand: u32,
+    empty: u32,
+}
+
+impl Scan {
+    /// Scan the group starting at slot `g` (a multiple of [`GROUP`]) of
+    /// `slots` for `hash`. Loads are `Relaxed`: a caller that uses a word to
+    /// reach an entry issues an `Acquire` fence first.
+    #[inline(always)]
+    fn group(slots: *const AtomicU64, g: usize, hash: u64) -> Scan {
+        let mut words = [0u64; GROUP];
+        for (j, w) in words.iter_mut().enumerate() {
+            // SAFETY: the caller passes a group start inside the table, and a
+            // table holds whole groups (len >= MIN_SLOTS, a multiple of GROUP).
+            *w = unsafe { &*slots.add(g + j) }.load(Ordering::Relaxed);
+        }
+        let tag = hash >> 32;
+        let (mut tags, mut empty) = (0u32, 0u32);
+        for (j, &w) in words.iter().enumerate() {
+            let lo = w as u32;
+            // An entry's low half is in 1..=u32::MAX - 1 (EMPTY's is 0, TOMB's
+            // u32::MAX).
+            let entry = lo.wrapping_add(1) >= 2;
+            tags |= u32::from((w >> 32 == tag) & entry) << j;
+            empty |= u32::from(w == EMPTY) << j;
+        }
+        // Bits below the first empty slot (all bits when there is none).
+        let before = !empty & empty.wrapping_sub(1);
+        Scan {
+            words,
+            cand: tags & before,
+            empty,
+        }
+    }
 }
 
 /// Bytes in a cache line, and slots per line: probing starts at the first
 /// slot of a line-aligned group of slots (bucketised linear probing), so a
 /// lookup usually touches a single cache line.
 const LINE: usize = 64;
-const GROUP: usize = LINE / core::mem::size_of::<Slot<(), ()>>();
+const GROUP: usize = LINE / core::mem::size_of::<AtomicU64>();
 
 /// A zero-initialised slot array (all slots empty), cache-line aligned.
-struct Table<K, V> {
+struct Table {
     mask: usize,
-    slots: NonNull<Slot<K, V>>,
+    slots: NonNull<AtomicU64>,
     /// The allocation (`slots` is `base` rounded up to a cache line).
     base: NonNull<u8>,
-    _owns: PhantomData<Box<[Slot<K, V>]>>,
 }
 
-// SAFETY: a Table is an array of atomics pointing at `Entry<K, V>` values that
-// readers on other threads borrow (`&V` needs `V: Sync`) and that may be
-// dropped on another thread than the one that built them (`V: Send`). The
-// raw pointer is only the array's owner, like a `Box<[Slot]>`.
-unsafe impl<K: Send + Sync, V: Send + Sync> Send for Table<K, V> {}
+// SAFETY: a Table is an array of `AtomicU64` (Send + Sync) that it owns, like a
+// `Box<[AtomicU64]>`; the raw pointers are only that ownership.
+unsafe impl Send for Table {}
 // SAFETY: as above; all shared access to the array goes through atomics.
-unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Table<K, V> {}
+unsafe impl Sync for Table {}
 
-impl<K, V> Table<K, V> {
+impl Table {
     /// `len` slots plus room to align them to a cache line. The alignment
-    /// stays at the slot's 16 so the allocator can hand out fresh zero pages
+    /// stays at the word's 8 so the allocator can hand out fresh zero pages
     /// (calloc) instead of writing zeroes.
     fn layout(len: usize) -> Layout {
         // A failure here means the requested capacity does not fit in memory.
-        len.checked_mul(core::mem::size_of::<Slot<K, V>>())
+        len.checked_mul(core::mem::size_of::<AtomicU64>())
             .and_then(|n| n.checked_add(LINE))
-            .and_then(|n| Layout::from_size_align(n, core::mem::align_of::<Slot<K, V>>()).ok())
+            .and_then(|n| Layout::from_size_align(n, core::mem::align_of::<AtomicU64>()).ok())
             .unwrap_or_else(|| panic!("LfMap: {len} slots overflow"))
     }
 
@@ -110,8 +173,8 @@ impl<K, V> Table<K, V> {
     fn new(len: usize) -> Box<Self> {
         debug_assert!(len.is_power_of_two());
         let layout = Self::layout(len);
-        // SAFETY: the layout has a non-zero size (len >= MIN_SLOTS, slots are
-        // 16 bytes). All-zero bytes are a valid `Slot` (hash 0, null pointer).
+        // SAFETY: the layout has a non-zero size (len >= MIN_SLOTS). All-zero
+        // bytes are a valid `AtomicU64` holding EMPTY.
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let Some(base) = NonNull::new(raw) else {
             alloc::handle_alloc_error(layout)
@@ -122,14 +185,13 @@ impl<K, V> Table<K, V> {
         // alignment if it ever reports "impossible".
         let offset = if offset < LINE { offset } else { 0 };
         // SAFETY: `offset < LINE` and the allocation has LINE spare bytes, so
-        // `len` slots fit after `raw + offset`; 16-byte alignment holds because
-        // `raw` is 16-aligned and so is every candidate line start.
-        let slots = unsafe { NonNull::new_unchecked(raw.add(offset) as *mut Slot<K, V>) };
+        // `len` words fit after `raw + offset`; 8-byte alignment holds because
+        // `raw` is 8-aligned and so is every candidate line start.
+        let slots = unsafe { NonNull::new_unchecked(raw.add(offset) as *mut AtomicU64) };
         Box::new(Table {
             mask: len - 1,
             slots,
             base,
-            _owns: PhantomData,
         })
     }
 
@@ -145,29 +207,28 @@ impl<K, V> Table<K, V> {
     }
 
     #[inline(always)]
-    fn slot(&self, i: usize) -> &Slot<K, V> {
+    fn slot(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i <= self.mask);
-        // SAFETY: every caller masks `i` with `self.mask`, so `i < len`, and the
-        // array stays allocated for as long as `&self` lives.
+        // SAFETY: `i & mask < len`, and the array stays allocated for as long
+        // as `&self` lives.
         unsafe { &*self.slots.as_ptr().add(i & self.mask) }
     }
 
     /// Bytes held by the slot array.
     fn bytes(&self) -> usize {
-        self.len() * core::mem::size_of::<Slot<K, V>>()
+        self.len() * core::mem::size_of::<AtomicU64>()
     }
 }
 
-impl<K, V> Drop for Table<K, V> {
-    /// Frees the array only; the entries it points at are owned elsewhere (a
-    /// newer table, the retire list, or `Shared::drop`).
+impl Drop for Table {
+    /// Frees the array only; the entries its words name live in the arena.
     fn drop(&mut self) {
         // SAFETY: allocated in `Table::new` with exactly this layout.
         unsafe { alloc::dealloc(self.base.as_ptr(), Self::layout(self.len())) }
     }
 }
 
-/// Ask for transparent huge pages on a large slot array (fewer TLB misses at
+/// Ask for transparent huge pages on a large allocation (fewer TLB misses at
 /// millions of entries). Best effort: errors are ignored.
 #[cfg(target_os = "linux")]
 fn advise_huge(ptr: *mut u8, len: usize) {
@@ -189,27 +250,241 @@ fn advise_huge(ptr: *mut u8, len: usize) {
 #[cfg(not(target_os = "linux"))]
 fn advise_huge(_ptr: *mut u8, _len: usize) {}
 
+/// Segments an arena may have: enough for `MAX_INDEX + 1` cells whatever the
+/// size of segment 0 (index bit length, plus one).
+const SEGS: usize = 33;
+
+/// The entry arena: cells of `Entry<K, V>` in segments that never move.
+///
+/// Segment 0 holds cells `[0, B)`, segment `k >= 1` holds `[B << (k - 1),
+/// B << k)`, with `B = 1 << shift`. Readers find a cell with a shift, a
+/// leading-zero count and one load; only the writer allocates and frees.
+struct Arena<K, V> {
+    /// Per segment: its base pointer minus its first index (so that cell
+    /// `idx` is at `segs[k] + idx`), or null while not allocated. Each is
+    /// stored once, before any cell in it is published.
+    segs: [AtomicPtr<Entry<K, V>>; SEGS],
+    /// log2 of the size of segment 0.
+    shift: u32,
+    /// Writer-side allocation state (the lock is only ever taken by the writer,
+    /// or by whoever drops the last handle; never by a reader).
+    alloc: Mutex<Alloc>,
+}
+
+/// The arena's allocation state.
+struct Alloc {
+    /// Next never-used cell.
+    next: usize,
+    /// Cells available in the allocated segments (`B << segments - 1`, 0
+    /// before the first).
+    end: usize,
+    /// Segments allocated.
+    segments: usize,
+    /// Cells freed after a grace period, ready for reuse.
+    free: Vec<u32>,
+}
+
+// SAFETY: the arena owns `Entry<K, V>` values. Sharing it hands out `&K`/`&V`
+// to other threads (`Sync` bounds) and lets any thread that drops garbage drop
+// entries (`Send` bounds). Cells are only written by the single writer, and
+// only when no reader can reach them.
+unsafe impl<K: Send + Sync, V: Send + Sync> Send for Arena<K, V> {}
+// SAFETY: as above.
+unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Arena<K, V> {}
+
+impl<K, V> Arena<K, V> {
+    /// An arena whose first segment holds `capacity` cells (at least 16,
+    /// rounded up to a power of two). Nothing is allocated yet.
+    fn new(capacity: usize) -> Self {
+        let first = capacity.clamp(16, 1 << 32).next_power_of_two();
+        Arena {
+            segs: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            shift: first.trailing_zeros(),
+            alloc: Mutex::new(Alloc {
+                next: 0,
+                end: 0,
+                segments: 0,
+                free: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Alloc> {
+        match self.alloc.lock() {
+            Ok(a) => a,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// First index and number of cells of segment `k`.
+    fn segment(&self, k: usize) -> (usize, usize) {
+        let b = 1usize << self.shift;
+        if k == 0 {
+            (0, b)
+        } else {
+            (b << (k - 1), b << (k - 1))
+        }
+    }
+
+    /// The cell of `idx`. Only meaningful for an index below the allocated
+    /// end; computing it is always safe.
+    #[inline(always)]
+    fn cell(&self, idx: u32) -> *mut Entry<K, V> {
+        let idx = idx as usize;
+        let k = (usize::BITS - (idx >> self.shift).leading_zeros()) as usize;
+        // Relaxed: a segment pointer is stored before any cell in it is
+        // written, and a cell is reached only through a slot word loaded with
+        // Acquire (published with Release after that) or by the writer itself.
+        // `k < SEGS` because `idx < 2^32`; the bounds check stays predictable.
+        self.segs[k].load(Ordering::Relaxed).wrapping_add(idx)
+    }
+
+    /// The entry in cell `idx`.
+    ///
+    /// # Safety
+    /// `idx` must name a cell holding a published entry that cannot be freed
+    /// while the returned borrow lasts (a live cell seen by the writer, or one
+    /// a reader reached through a slot word under a guard).
+    #[inline(always)]
+    unsafe fn entry(&self, idx: u32) -> &Entry<K, V> {
+        // SAFETY: per the contract, the cell is allocated, initialised and not
+        // written or freed while the borrow lasts.
+        unsafe { &*self.cell(idx) }
+    }
+
+    /// Move `entry` into a free cell and return its index. The cell is not
+    /// reachable by readers until the caller publishes a slot word naming it.
+    ///
+    /// # Panics
+    /// If the map would exceed `MAX_INDEX + 1` cells, or memory runs out.
+    fn alloc(&self, entry: Entry<K, V>) -> u32 {
+        let mut a = self.lock();
+        let idx = match a.free.pop() {
+            Some(idx) => idx,
+            None => {
+                if a.next == a.end {
+                    self.grow(&mut a);
+                }
+                let idx = a.next;
+                a.next += 1;
+                // `grow` never lets `end` pass MAX_INDEX + 1.
+                idx as u32
+            }
+        };
+        drop(a);
+        // SAFETY: `idx` is a cell of an allocated segment that holds no entry
+        // (fresh, or freed after a grace period: no reader can reach it), and
+        // only the single writer allocates.
+        unsafe { ptr::write(self.cell(idx), entry) };
+        idx
+    }
+
+    /// Allocate the next segment.
+    #[cold]
+    fn grow(&self, a: &mut Alloc) {
+        let k = a.segments;
+        let (first, len) = self.segment(k);
+        if k >= SEGS || first > MAX_INDEX as usize {
+            panic!("LfMap: more than {} entries", MAX_INDEX as u64 + 1);
+        }
+        let layout = Layout::array::<Entry<K, V>>(len).unwrap_or_else(|_| panic!("LfMap: arena overflow"));
+        let base = if layout.size() == 0 {
+            NonNull::<Entry<K, V>>::dangling().as_ptr()
+        } else {
+            // SAFETY: non-zero size.
+            let raw = unsafe { alloc::alloc(layout) };
+            if raw.is_null() {
+                alloc::handle_alloc_error(layout)
+            }
+            advise_huge(raw, layout.size());
+            raw as *mut Entry<K, V>
+        };
+        // Release (belt and braces; see `cell` for why readers need no more).
+        self.segs[k].store(base.wrapping_sub(first), Ordering::Release);
+        a.segments = k + 1;
+        a.end = (first + len).min(MAX_INDEX as usize + 1);
+    }
+
+    /// Drop the entry in cell `idx` and make the cell reusable.
+    ///
+    /// # Safety
+    /// `idx` holds an entry that no slot word of a reachable table names and
+    /// that no reader can still hold (a grace period has passed, or no reader
+    /// is left), and it is freed only once.
+    unsafe fn free(&self, idx: u32) {
+        // SAFETY: per the contract, nobody else can access the entry.
+        unsafe { ptr::drop_in_place(self.cell(idx)) };
+        self.lock().free.push(idx);
+    }
+
+    /// Bytes of the allocated segments.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        let a = self.lock();
+        (0..a.segments)
+            .map(|k| self.segment(k).1 * core::mem::size_of::<Entry<K, V>>())
+            .sum()
+    }
+}
+
+impl<K, V> Drop for Arena<K, V> {
+    /// Frees the segments only: every entry was dropped by its owner (the
+    /// current table in `Shared::drop`, or its retired-cell garbage).
+    fn drop(&mut self) {
+        let segments = self.lock().segments;
+        for k in 0..segments {
+            let (first, len) = self.segment(k);
+            let Ok(layout) = Layout::array::<Entry<K, V>>(len) else {
+                continue;
+            };
+            if layout.size() == 0 {
+                continue;
+            }
+            let base = self.segs[k].load(Ordering::Relaxed).wrapping_add(first);
+            // SAFETY: `base` is the pointer `grow` allocated with this layout.
+            unsafe { alloc::dealloc(base as *mut u8, layout) }
+        }
+    }
+}
+
+/// A cell unlinked by the writer: its entry is dropped and the cell recycled
+/// when this is dropped, after a grace period.
+struct RetiredCell<K, V> {
+    arena: Arc<Arena<K, V>>,
+    idx: u32,
+}
+
+impl<K, V> Drop for RetiredCell<K, V> {
+    fn drop(&mut self) {
+        // SAFETY: a retired cell was unlinked from the current table before it
+        // was retired (older tables naming it are retired in the same or an
+        // earlier batch), and it is dropped once, after its grace period or
+        // when no reader remains.
+        unsafe { self.arena.free(self.idx) }
+    }
+}
+
 /// Something the writer unlinked: freed after a grace period.
 enum Garbage<K, V> {
     /// A replaced or removed entry. Held only for its `Drop`.
     #[allow(dead_code)]
-    Entry(Box<Entry<K, V>>),
+    Entry(RetiredCell<K, V>),
     /// A slot array replaced by a rebuild (its entries live on). Held only for
     /// its `Drop`.
     #[allow(dead_code)]
-    Table(Box<Table<K, V>>),
+    Table(Box<Table>),
 }
 
 /// State shared by the writer and the readers.
 struct Shared<K, V, S> {
-    table: AtomicPtr<Table<K, V>>,
+    table: AtomicPtr<Table>,
     hasher: S,
     domain: QsbrDomain,
     domain_id: usize,
     /// Garbage left by a dropped writer; freed when the last handle goes.
     orphans: Mutex<Vec<Garbage<K, V>>>,
-    /// Makes `Shared` Send/Sync only when the entries may be.
-    _entries: PhantomData<Box<Entry<K, V>>>,
+    /// The entries; retired cells keep it alive until they are freed.
+    arena: Arc<Arena<K, V>>,
 }
 
 impl<K, V, S: BuildHasher> Shared<K, V, S> {
@@ -234,11 +509,11 @@ impl<K, V, S> Drop for Shared<K, V, S> {
         // by `Shared`; nobody else can reach it now.
         let table = unsafe { Box::from_raw(table) };
         for i in 0..table.len() {
-            let p = table.slot(i).ptr.load(Ordering::Relaxed);
-            if !p.is_null() && p != tombstone() {
-                // SAFETY: a live entry of the current table is owned by it alone
-                // (retired entries were unlinked from it first).
-                drop(unsafe { Box::from_raw(p) });
+            let w = table.slot(i).load(Ordering::Relaxed);
+            if w != EMPTY && w != TOMB {
+                // SAFETY: a live cell of the current table is owned by it alone
+                // (retired cells were unlinked from it first); no reader is left.
+                unsafe { self.arena.free(index_of(w)) };
             }
         }
     }
@@ -305,14 +580,14 @@ where
         hasher: S,
     ) -> (MapWriter<K, V, S>, MapReader<K, V, S>) {
         let slots = slots_for(capacity);
-        let table = Box::into_raw(Table::<K, V>::new(slots));
+        let table = Box::into_raw(Table::new(slots));
         let shared = Arc::new(Shared {
             table: AtomicPtr::new(table),
             hasher,
             domain: domain.clone(),
             domain_id: domain.id(),
             orphans: Mutex::new(Vec::new()),
-            _entries: PhantomData,
+            arena: Arc::new(Arena::new(capacity)),
         });
         let writer = MapWriter {
             shared: shared.clone(),
@@ -338,7 +613,7 @@ fn slots_for(entries: usize) -> usize {
 
 /// The current table, as seen by the writer.
 #[inline(always)]
-fn writer_table<K, V, S>(shared: &Shared<K, V, S>) -> &Table<K, V> {
+fn writer_table<K, V, S>(shared: &Shared<K, V, S>) -> &Table {
     // SAFETY: only the writer replaces the current table, and it does so
     // through `&mut MapWriter`, which cannot coexist with this `&Shared` borrow
     // taken through the writer; a replaced table is retired, not freed, so it
@@ -374,8 +649,8 @@ impl<K, V, S> Clone for MapReader<K, V, S> {
 pub struct MapMemory {
     /// Bytes of the current slot array.
     pub slot_bytes: usize,
-    /// Bytes of live entries (size of each boxed entry, before allocator
-    /// rounding and headers).
+    /// Bytes of live entries (live entries times the size of an arena cell;
+    /// allocated but unused cells are not included).
     pub entry_bytes: usize,
     /// Live entries.
     pub entries: usize,
@@ -390,8 +665,17 @@ where
     S: BuildHasher + Send + Sync,
 {
     #[inline(always)]
-    fn table(&self) -> &Table<K, V> {
+    fn table(&self) -> &Table {
         writer_table(&self.shared)
+    }
+
+    /// The entry named by a live word of the current table.
+    #[inline(always)]
+    fn live(&self, w: u64) -> &Entry<K, V> {
+        // SAFETY: `w` was read from the current table by this writer, so its
+        // cell holds a live entry that only this writer could free, which it
+        // cannot do while the returned reference borrows it.
+        unsafe { self.shared.arena.entry(index_of(w)) }
     }
 
     /// A new reader handle.
@@ -436,7 +720,8 @@ where
         self.retire.pending()
     }
 
-    /// Memory held by the current array and live entries.
+    /// Memory held by the current array and live entries (arena cells count
+    /// at their size; allocated but unused cells are not included).
     pub fn memory(&self) -> MapMemory {
         let t = self.table();
         MapMemory {
@@ -453,21 +738,16 @@ where
         let t = self.table();
         let mut i = t.home(hash);
         let mut first_tomb = None;
-        // Terminates: the load limit keeps at least a quarter of the slots null.
+        // Terminates: the load limit keeps at least a quarter of the slots empty.
         loop {
-            let slot = t.slot(i);
-            let p = slot.ptr.load(Ordering::Relaxed);
-            if p.is_null() {
+            let w = t.slot(i).load(Ordering::Relaxed);
+            if w == EMPTY {
                 return Err(first_tomb.map_or((i, false), |ti| (ti, true)));
             }
-            if p == tombstone() {
+            if w == TOMB {
                 first_tomb.get_or_insert(i);
-            } else if slot.hash.load(Ordering::Relaxed) == hash {
-                // SAFETY: a non-tombstone, non-null pointer in the current table
-                // is a live entry that only this writer could free.
-                if unsafe { &(*p).key } == key {
-                    return Ok(i);
-                }
+            } else if tag_matches(w, hash) && self.live(w).key == *key {
+                return Ok(i);
             }
             i = (i + 1) & t.mask;
         }
@@ -478,9 +758,8 @@ where
     pub fn get(&self, key: &K) -> Option<&V> {
         let h = self.shared.hash(key);
         let i = self.find(h, key).ok()?;
-        let p = self.table().slot(i).ptr.load(Ordering::Relaxed);
-        // SAFETY: `find` returned a slot holding a live entry; see `table`.
-        Some(unsafe { &(*p).value })
+        let w = self.table().slot(i).load(Ordering::Relaxed);
+        Some(&self.live(w).value)
     }
 
     /// Whether `key` is present.
@@ -493,17 +772,18 @@ where
     /// May rebuild the array if the load limit is reached.
     pub fn insert(&mut self, key: K, value: V) -> bool {
         let h = self.shared.hash(&key);
-        let entry = Box::into_raw(Box::new(Entry { key, value }));
-        match self.find(h, &key) {
+        let found = self.find(h, &key);
+        // Written into a cell no reader can reach; published by the word below.
+        let entry = entry_word(h, self.shared.arena.alloc(Entry { key, value }));
+        match found {
             Ok(i) => {
-                let old = self.table().slot(i).ptr.swap(entry, Ordering::Release);
-                // SAFETY: `old` was the live entry for `key`, now unlinked from
-                // the current table; it was created by `Box::into_raw`.
-                self.retire.retire(Garbage::Entry(unsafe { Box::from_raw(old) }));
+                // Release: a reader that acquires the new word sees the cell.
+                let old = self.table().slot(i).swap(entry, Ordering::Release);
+                self.retire_cell(old);
                 true
             }
             Err((i, true)) => {
-                self.put(i, h, entry);
+                self.put(i, entry);
                 self.tombstones -= 1;
                 self.len += 1;
                 false
@@ -521,12 +801,10 @@ where
                     } else {
                         cur
                     });
-                    let Err((i, _)) = self.find(h, &key) else {
-                        unreachable!("key absent before rebuild")
-                    };
-                    self.put(i, h, entry);
+                    let i = self.free_slot(h);
+                    self.put(i, entry);
                 } else {
-                    self.put(i, h, entry);
+                    self.put(i, entry);
                 }
                 self.len += 1;
                 false
@@ -534,32 +812,53 @@ where
         }
     }
 
-    /// Publish `entry` into empty or tombstone slot `i`.
-    fn put(&self, i: usize, hash: u64, entry: *mut Entry<K, V>) {
-        let slot = self.table().slot(i);
-        // The fingerprint first, then the pointer with Release: a reader that
-        // acquires the pointer sees this fingerprint (or a later one, which
-        // only makes it skip a stale entry).
-        slot.hash.store(hash, Ordering::Relaxed);
-        slot.ptr.store(entry, Ordering::Release);
+    /// The first empty or tombstone slot on `hash`'s probe chain (for a key
+    /// known to be absent).
+    fn free_slot(&self, hash: u64) -> usize {
+        let t = self.table();
+        let mut i = t.home(hash);
+        // Terminates: the load limit keeps at least a quarter of the slots empty.
+        loop {
+            let w = t.slot(i).load(Ordering::Relaxed);
+            if w == EMPTY || w == TOMB {
+                return i;
+            }
+            i = (i + 1) & t.mask;
+        }
+    }
+
+    /// Publish entry word `entry` into empty or tombstone slot `i`.
+    fn put(&self, i: usize, entry: u64) {
+        // Release: a reader that acquires the word sees the cell's contents
+        // (written before) and the arena segment holding it. Tag and index are
+        // one word, so they can never be seen apart.
+        self.table().slot(i).store(entry, Ordering::Release);
+    }
+
+    /// Retire the cell named by `old`, a live word just unlinked from the
+    /// current table.
+    fn retire_cell(&mut self, old: u64) {
+        debug_assert!(old != EMPTY && old != TOMB);
+        self.retire.retire(Garbage::Entry(RetiredCell {
+            arena: self.shared.arena.clone(),
+            idx: index_of(old),
+        }));
     }
 
     /// Remove `key`. Returns whether it was present (its value is retired).
     pub fn remove(&mut self, key: &K) -> bool {
         let h = self.shared.hash(key);
         let Ok(i) = self.find(h, key) else { return false };
-        let t = writer_table(&self.shared);
-        let old = t.slot(i).ptr.swap(tombstone(), Ordering::Release);
-        // SAFETY: `old` was the live entry for `key`, now unlinked; it was
-        // created by `Box::into_raw`.
-        self.retire.retire(Garbage::Entry(unsafe { Box::from_raw(old) }));
+        let old = self.table().slot(i).swap(TOMB, Ordering::Release);
+        self.retire_cell(old);
         self.tombstones += 1;
         // If the chain ends right after us, no probe needs the run of
         // tombstones ending here: turn it back into empty slots.
-        if t.slot((i + 1) & t.mask).ptr.load(Ordering::Relaxed).is_null() {
+        let t = writer_table(&self.shared);
+        if t.slot((i + 1) & t.mask).load(Ordering::Relaxed) == EMPTY {
             let mut j = i;
-            while t.slot(j).ptr.load(Ordering::Relaxed) == tombstone() {
-                t.slot(j).ptr.store(ptr::null_mut(), Ordering::Release);
+            while t.slot(j).load(Ordering::Relaxed) == TOMB {
+                t.slot(j).store(EMPTY, Ordering::Release);
                 self.tombstones -= 1;
                 j = j.wrapping_sub(1) & t.mask;
                 if j == i {
@@ -586,21 +885,20 @@ where
     }
 
     fn rebuild_to(&mut self, slots: usize) {
-        let new = Table::<K, V>::new(slots);
+        let new = Table::new(slots);
         let old = self.table();
         for i in 0..old.len() {
-            let s = old.slot(i);
-            let p = s.ptr.load(Ordering::Relaxed);
-            if p.is_null() || p == tombstone() {
+            let w = old.slot(i).load(Ordering::Relaxed);
+            if w == EMPTY || w == TOMB {
                 continue;
             }
-            let h = s.hash.load(Ordering::Relaxed);
+            // Words keep only the hash's top half: recompute the home.
+            let h = self.shared.hash(&self.live(w).key);
             let mut j = new.home(h);
-            while !new.slot(j).ptr.load(Ordering::Relaxed).is_null() {
+            while new.slot(j).load(Ordering::Relaxed) != EMPTY {
                 j = (j + 1) & new.mask;
             }
-            new.slot(j).hash.store(h, Ordering::Relaxed);
-            new.slot(j).ptr.store(p, Ordering::Relaxed);
+            new.slot(j).store(w, Ordering::Relaxed);
         }
         // Release: readers that acquire the new array see its contents.
         let old = self.shared.table.swap(Box::into_raw(new), Ordering::Release);
@@ -639,10 +937,9 @@ where
     pub fn for_each(&self, mut f: impl FnMut(&K, &V)) {
         let t = self.table();
         for i in 0..t.len() {
-            let p = t.slot(i).ptr.load(Ordering::Relaxed);
-            if !p.is_null() && p != tombstone() {
-                // SAFETY: a live entry of the current table; see `table`.
-                let e = unsafe { &*p };
+            let w = t.slot(i).load(Ordering::Relaxed);
+            if w != EMPTY && w != TOMB {
+                let e = self.live(w);
                 f(&e.key, &e.value);
             }
         }
@@ -678,7 +975,7 @@ where
     }
 
     #[inline(always)]
-    fn table<'a>(&'a self, _guard: &Guard<'a>) -> &'a Table<K, V> {
+    fn table<'a>(&'a self, _guard: &Guard<'a>) -> &'a Table {
         // SAFETY: the guard proves an online reader of this map's domain
         // (checked by the caller). A table unlinked after we load it is
         // retired and freed only after that reader reports quiescence, which
@@ -686,26 +983,41 @@ where
         unsafe { &*self.shared.table.load(Ordering::Acquire) }
     }
 
+    /// The entry named by `w`, an entry word loaded from a table obtained
+    /// through [`MapReader::table`] under a guard borrowing `self`, and followed by an
+    /// `Acquire` fence (or loaded with `Acquire`).
     #[inline(always)]
-    fn probe<'a>(t: &'a Table<K, V>, hash: u64, key: &K) -> Option<&'a V> {
-        let mut i = t.home(hash);
+    fn entry(&self, w: u64) -> &Entry<K, V> {
+        // SAFETY: the word was published (Release) after its cell was written,
+        // and the caller acquired it, so the cell is initialised. The cell is freed or
+        // reused only after a grace period that began once the word was
+        // unlinked, and that grace period waits for the guard's reader, which
+        // stays online while the guard borrows `self` (see `table`).
+        unsafe { self.shared.arena.entry(index_of(w)) }
+    }
+
+    /// Slot by slot, with early exits: for a single lookup this lets the
+    /// CPU run ahead into the next one (the branchless [`Scan`] costs more
+    /// instructions and measured slower for `get`).
+    #[inline(always)]
+    fn probe<'a>(&'a self, t: &'a Table, hash: u64, key: &K) -> Option<&'a V> {
+        let (slots, mask) = (t.slots.as_ptr() as *const AtomicU64, t.mask);
+        let mut i = hash as usize & mask & !(GROUP - 1);
         // Bounded even if a torn view showed no empty slot.
-        for _ in 0..=t.mask {
-            let slot = t.slot(i);
-            let p = slot.ptr.load(Ordering::Acquire);
-            if p.is_null() {
+        for _ in 0..=mask {
+            // SAFETY: `i <= mask`, inside the table.
+            let w = unsafe { &*slots.add(i) }.load(Ordering::Acquire);
+            if w == EMPTY {
                 return None;
             }
-            if p != tombstone() && slot.hash.load(Ordering::Relaxed) == hash {
-                // SAFETY: `p` was loaded (Acquire) from a slot of a table we
-                // may read; it is a published, immutable entry that is freed
-                // only after a grace period covering our guard (see `table`).
-                let e = unsafe { &*p };
+            if tag_matches(w, hash) {
+                // `w` was acquired from `t` under the caller's guard.
+                let e = self.entry(w);
                 if e.key == *key {
                     return Some(&e.value);
                 }
             }
-            i = (i + 1) & t.mask;
+            i = (i + 1) & mask;
         }
         None
     }
@@ -720,7 +1032,7 @@ where
     pub fn get<'a>(&'a self, guard: &Guard<'a>, key: &K) -> Option<&'a V> {
         self.check(guard);
         let h = self.shared.hash(key);
-        Self::probe(self.table(guard), h, key)
+        self.probe(self.table(guard), h, key)
     }
 
     /// Whether `key` is present.
@@ -729,10 +1041,14 @@ where
         self.get(guard, key).is_some()
     }
 
-    /// Look up a burst of keys, like `rte_hash_lookup_bulk`: hashes all
-    /// keys and prefetches their slots, then prefetches the candidate entries,
-    /// then resolves each. `out[i]` receives the result for `keys[i]`; extra
-    /// outputs are left alone. Returns the number of hits.
+    /// Look up a burst of keys, like `rte_hash_lookup_bulk`, in three passes
+    /// over each chunk of [`BULK`] keys: hash every key and prefetch its home
+    /// group (one cache line); scan each home group for a tag match and
+    /// prefetch that entry (or settle a miss on an empty slot); then compare
+    /// the keys. Only a key whose chain leaves its home group, or whose tag
+    /// matched another key, is probed again from the start. `out[i]` receives
+    /// the result for `keys[i]`; extra outputs are left alone. Returns the
+    /// number of hits.
     ///
     /// # Panics
     /// If `guard` belongs to another domain, or `out` is shorter than `keys`.
@@ -740,32 +1056,51 @@ where
         self.check(guard);
         assert!(out.len() >= keys.len(), "get_bulk: output shorter than keys");
         let t = self.table(guard);
+        let (slots, mask) = (t.slots.as_ptr() as *const AtomicU64, t.mask);
+        let arena: &Arena<K, V> = &self.shared.arena;
         let mut hits = 0;
         for (keys, out) in keys.chunks(BULK).zip(out.chunks_mut(BULK)) {
+            let mut homes = [0usize; BULK];
             let mut hashes = [0u64; BULK];
-            for (h, k) in hashes.iter_mut().zip(keys) {
+            for ((h, g), k) in hashes.iter_mut().zip(homes.iter_mut()).zip(keys) {
                 *h = self.shared.hash(k);
-                prefetch(t.slot(t.home(*h)) as *const Slot<K, V> as *const u8);
+                *g = *h as usize & mask & !(GROUP - 1);
+                prefetch(slots.wrapping_add(*g) as *const u8);
             }
-            for h in &hashes[..keys.len()] {
-                // Scan the home group (one cache line, now on its way) for a
-                // fingerprint match and prefetch that entry.
-                let home = t.home(*h);
-                for j in home..home + GROUP {
-                    let slot = t.slot(j);
-                    let p = slot.ptr.load(Ordering::Acquire);
-                    if p.is_null() {
-                        break;
-                    }
-                    if p != tombstone() && slot.hash.load(Ordering::Relaxed) == *h {
-                        // Prefetching any address is harmless; this one is an entry.
-                        prefetch(p as *const u8);
-                        break;
-                    }
-                }
+            // Per key: EMPTY = settled miss, TOMB = probe again, else the
+            // candidate entry word.
+            let mut found = [TOMB; BULK];
+            for ((f, h), g) in found.iter_mut().zip(&hashes).zip(&homes[..keys.len()]) {
+                let s = Scan::group(slots, *g, *h);
+                *f = if s.cand != 0 {
+                    let w = s.words[s.cand.trailing_zeros() as usize];
+                    // Prefetching any address is harmless; this one is the
+                    // entry's cell.
+                    prefetch(arena.cell(index_of(w)) as *const u8);
+                    w
+                } else if s.empty != 0 {
+                    EMPTY
+                } else {
+                    TOMB
+                };
             }
-            for ((h, k), o) in hashes.iter().zip(keys).zip(out.iter_mut()) {
-                *o = Self::probe(t, *h, k);
+            // Pairs with the Release that published each candidate word: the
+            // cells they name are initialised.
+            fence(Ordering::Acquire);
+            for (((f, h), k), o) in found.iter().zip(&hashes).zip(keys).zip(out.iter_mut()) {
+                *o = match *f {
+                    EMPTY => None,
+                    TOMB => self.probe(t, *h, k),
+                    w => {
+                        // `w` was loaded from `t` under the guard above.
+                        let e = self.entry(w);
+                        if e.key == *k {
+                            Some(&e.value)
+                        } else {
+                            self.probe(t, *h, k)
+                        }
+                    }
+                };
                 hits += o.is_some() as usize;
             }
         }
