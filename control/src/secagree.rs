@@ -252,10 +252,10 @@ fn set<T>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), SecError
 impl<'a> Mechanism<'a> {
     /// Parse one `sec-mechanism` (one list element).
     pub fn parse(v: &'a [u8]) -> Result<Mechanism<'a>, SecError> {
-        let v = trim(v);
+        let v = sip::trim(v);
         let n = v.iter().take_while(|&&c| c != b';').count();
-        let name = trim(&v[..n]);
-        if name.is_empty() || !name.iter().all(|&c| is_token(c)) {
+        let name = sip::trim(&v[..n]);
+        if name.is_empty() || !name.iter().all(|&c| sip::is_token(c)) {
             return Err(SecError::InvalidMechanism);
         }
         let params = &v[n..];
@@ -391,22 +391,6 @@ impl<'a> Mechanism<'a> {
                 .any(|p| p.name.eq_ignore_ascii_case(q.name) && pv(&p, &q))
         })
     }
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    let s = match s.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-        Some(i) => &s[i..],
-        None => return &[],
-    };
-    let e = s
-        .iter()
-        .rposition(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-        .map_or(0, |i| i + 1);
-    &s[..e]
-}
-
-fn is_token(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
 }
 
 /// The mechanisms of one header value, in order.

@@ -41,13 +41,13 @@ mod timers;
 
 use crate::bindings::{self, AnnexN, AnnexO};
 use crate::keys::{derive_sa_keys, is_valid_combination};
-use crate::sip::{parse, Header, Message, Method, Status};
+use crate::sip::{parse, Editor, Header, HeaderName, Message, Method, Rport, Status};
 use crate::time::Instant;
 use crate::types::{BindingKey, EncrAlg, Identity, IntegAlg, Transport};
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 use hashbrown::HashMap;
-use msg::{Bad, Edits, Offer};
+use msg::{Bad, Offer};
 use resources::{PortAllocator, SpiAllocator};
 use sets::{Exhausted, NewSet, SetKind, SetParams, SetTable};
 use std::collections::VecDeque;
@@ -228,7 +228,7 @@ pub struct Counters {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    /// IMS AKA: the chosen offer, the canonical Security-Client, and (on a
+    /// IMS AKA: the chosen offer, the Security-Client as received, and (on a
     /// protected REGISTER) the set it arrived on.
     Aka {
         offer: Offer,
@@ -526,38 +526,35 @@ impl Pcscf {
         let authz = msg::authorization(m).map_err(|_| MALFORMED)?.ok_or(MALFORMED)?;
         let info = msg::contact_info(m).map_err(|_| MALFORMED)?;
         let via = msg::top_via(m).map_err(|_| MALFORMED)?;
-        let client = msg::sec_agree(m, "Security-Client").map_err(|_| MALFORMED)?;
-        let Some((offers, client_canon)) = client else {
+        let client = msg::sec_agree(m, HeaderName::SecurityClient)?;
+        let Some(client) = client else {
             // Step 2a: no Security-Client. Annex N takes Digest instead.
             if self.cfg.annex_n {
                 return self.register_digest(now, m, arrival, None);
             }
             return Err(SECAGREE_MISSING);
         };
-        let (offer, integ, encr) = self.choose(&offers)?;
+        let (offer, integ, encr) = self.choose(&client.offers)?;
         let impi = utf8(authz.username)?;
-        let mut ed = Edits::default();
+        let mut ed = Editor::new();
         // Step 2a: remove (and store) Security-Client.
-        for h in m.headers_named("Security-Client") {
-            ed.remove_line(h);
-        }
+        ed.remove_all(m, HeaderName::SecurityClient);
         // Steps 2b and 2c: rport and received.
-        self.rewrite_via(&mut ed, &via, src);
+        self.rewrite_via(&mut ed, m, &via, src)?;
         // Step 1: integrity-protected="no".
-        set_integrity(&mut ed, &authz, false);
+        set_integrity(&mut ed, m, &authz, false)?;
         // Step 1A: RFC 5626 flow token.
         if info.reg_id {
-            self.insert_path(&mut ed, m, flow_token_unprotected(arrival));
+            self.insert_path(&mut ed, m, flow_token_unprotected(arrival))?;
         }
         let kind = Kind::Aka {
             offer,
             integ,
             encr,
-            client: client_canon.into(),
+            client: client.raw,
             on: None,
         };
-        self.forward_register(now, m, ed, txn, impi, arrival, kind, info, None);
-        Ok(())
+        self.forward_register(now, m, ed, txn, impi, arrival, kind, info, None)
     }
 
     fn register_protected(
@@ -585,26 +582,22 @@ impl Pcscf {
             return Err(IMPI_MISMATCH);
         }
         let impi = set_impi;
-        let client = msg::sec_agree(m, "Security-Client").map_err(|_| MALFORMED)?;
-        let verify = msg::sec_agree(m, "Security-Verify").map_err(|_| MALFORMED)?;
-        let mut ed = Edits::default();
+        let client = msg::sec_agree(m, HeaderName::SecurityClient)?;
+        let verify = msg::sec_agree(m, HeaderName::SecurityVerify)?;
+        let mut ed = Editor::new();
         let kind;
         let integrity;
         match kind_of_set {
             SetKind::Temporary => {
                 // Step 3a.
-                let (Some((_, c)), Some((_, v))) = (client, verify) else {
+                let (Some(c), Some(v)) = (client, verify) else {
                     return Err(SECAGREE_MISSING);
                 };
-                if *c != *client_stored || *v != *server_sent {
+                if !c.matches(&client_stored) || !v.matches(&server_sent) {
                     return Err(SECAGREE_MISMATCH);
                 }
-                for h in m
-                    .headers_named("Security-Client")
-                    .chain(m.headers_named("Security-Verify"))
-                {
-                    ed.remove_line(h);
-                }
+                ed.remove_all(m, HeaderName::SecurityClient)
+                    .remove_all(m, HeaderName::SecurityVerify);
                 integrity = authz.has_response;
                 kind = if authz.has_response {
                     Kind::AkaOnTemporary { set }
@@ -616,35 +609,30 @@ impl Pcscf {
             SetKind::Established => {
                 // Step 3b: drop Security-Verify; a new Security-Client is
                 // required, removed and stored.
-                let Some((offers, c)) = client else {
+                let Some(c) = client else {
                     return Err(SECAGREE_MISSING);
                 };
-                let (offer, integ, encr) = self.choose(&offers)?;
-                for h in m
-                    .headers_named("Security-Client")
-                    .chain(m.headers_named("Security-Verify"))
-                {
-                    ed.remove_line(h);
-                }
+                let (offer, integ, encr) = self.choose(&c.offers)?;
+                ed.remove_all(m, HeaderName::SecurityClient)
+                    .remove_all(m, HeaderName::SecurityVerify);
                 integrity = self.sets.contact(contact).and_then(|c| c.last_authenticated) == Some(set);
                 kind = Kind::Aka {
                     offer,
                     integ,
                     encr,
-                    client: c.into(),
+                    client: c.raw,
                     on: Some(set),
                 };
             }
         }
         // Step 3d: rport is ignored (responses go to port-uc over the SA).
-        set_integrity(&mut ed, &authz, integrity);
+        set_integrity(&mut ed, m, &authz, integrity)?;
         if info.reg_id {
             let token = self.flow_token_protected(set, arrival);
-            self.insert_path(&mut ed, m, token);
+            self.insert_path(&mut ed, m, token)?;
         }
         let impi = impi.to_string();
-        self.forward_register(now, m, ed, txn, &impi, arrival, kind, info, Some(set));
-        Ok(())
+        self.forward_register(now, m, ed, txn, &impi, arrival, kind, info, Some(set))
     }
 
     /// Annex N (no sec-agree, unprotected) and Annex O (over TLS).
@@ -669,8 +657,8 @@ impl Pcscf {
             }
             (Arrival::Unprotected { src, transport }, _) => {
                 bindings::admit_register(
-                    core::str::from_utf8(via.host).unwrap_or(""),
-                    via.port,
+                    core::str::from_utf8(via.via.host).unwrap_or(""),
+                    via.via.port,
                     src,
                     info.reg_id,
                 )
@@ -681,15 +669,14 @@ impl Pcscf {
             }
             _ => return Err(MALFORMED),
         };
-        let mut ed = Edits::default();
+        let mut ed = Editor::new();
         if let Arrival::Unprotected { src, .. } = arrival {
-            self.rewrite_via(&mut ed, &via, src);
+            self.rewrite_via(&mut ed, m, &via, src)?;
         }
         if info.reg_id {
-            self.insert_path(&mut ed, m, flow_token_unprotected(arrival));
+            self.insert_path(&mut ed, m, flow_token_unprotected(arrival))?;
         }
-        self.forward_register(now, m, ed, txn, impi, arrival, kind, info, None);
-        Ok(())
+        self.forward_register(now, m, ed, txn, impi, arrival, kind, info, None)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -697,14 +684,15 @@ impl Pcscf {
         &mut self,
         now: Instant,
         m: &Message<'_, '_>,
-        ed: Edits,
+        mut ed: Editor,
         txn: (Box<[u8]>, u32),
         impi: &str,
         arrival: Arrival,
         kind: Kind,
         info: msg::ContactInfo,
         on_set: Option<SaSetId>,
-    ) {
+    ) -> RegResult {
+        let out = msg::apply(&mut ed, m)?;
         let id = self.next_txn;
         self.next_txn += 1;
         let deadline = now + self.cfg.t1 * 64;
@@ -729,8 +717,8 @@ impl Pcscf {
         self.pending_by_id.insert(id, txn);
         self.sets.timers.schedule(deadline, TimerKey::Txn(id));
         self.counters.forwarded += 1;
-        let out = ed.apply(m.buf().get(..m.len()).unwrap_or(m.buf()));
         self.send(Destination::Scscf, out);
+        Ok(())
     }
 
     /// Pick the first (integrity, encryption) pair of the policy that one of
@@ -744,10 +732,7 @@ impl Pcscf {
                 if !is_valid_combination(i, e) {
                     continue;
                 }
-                if let Some(o) = offers
-                    .iter()
-                    .find(|o| o.alg == Some(i) && o.ealg_known && o.ealg.unwrap_or(EncrAlg::Null) == e)
-                {
+                if let Some(o) = offers.iter().find(|o| o.algs == Some((i, e))) {
                     return Ok((o.clone(), i, e));
                 }
             }
@@ -755,35 +740,40 @@ impl Pcscf {
         Err(ALG_REJECTED)
     }
 
-    fn rewrite_via(&self, ed: &mut Edits, via: &msg::TopVia<'_>, src: SocketAddr) {
-        // Rebuild the top Via value's parameters without received/rport,
-        // then append both (RFC 3581; TS 24.229 REGISTER steps 2b, 2c).
-        let raw = via.raw;
-        let semi = raw.iter().position(|&c| c == b';').unwrap_or(raw.len());
-        let mut out = Vec::with_capacity(raw.len() + 40);
-        out.extend_from_slice(&raw[..semi]);
-        for p in crate::sip::params(&raw[semi..]).flatten() {
-            if p.is("received") || p.is("rport") {
-                continue;
-            }
-            out.push(b';');
-            out.extend_from_slice(p.name);
-            if let Some(v) = p.value {
-                out.push(b'=');
-                out.extend_from_slice(v);
-            }
+    fn rewrite_via(
+        &self,
+        ed: &mut Editor,
+        m: &Message<'_, '_>,
+        via: &msg::TopVia<'_>,
+        src: SocketAddr,
+    ) -> RegResult {
+        // Drop the top Via value's received/rport, then append both in that
+        // order (RFC 3581; TS 24.229 REGISTER steps 2b, 2c).
+        let mut text = String::with_capacity(48);
+        let _ = write!(text, "{}", src.ip());
+        let ip_len = text.len();
+        let _ = write!(text, "{}", src.port());
+        let (ip, port) = text.split_at(ip_len);
+        if via.via.received.is_some() {
+            ed.remove_param(m, via.idx, b"received").map_err(|_| MALFORMED)?;
         }
-        let _ = write!(VecWriter(&mut out), ";received={};rport={}", src.ip(), src.port());
-        ed.replace(via.value_start..via.value_end, out);
+        if via.via.rport != Rport::Absent {
+            ed.remove_param(m, via.idx, b"rport").map_err(|_| MALFORMED)?;
+        }
+        ed.append_param(m, via.idx, b"received", Some(ip.as_bytes()))
+            .and_then(|ed| ed.append_param(m, via.idx, b"rport", Some(port.as_bytes())))
+            .map_err(|_| MALFORMED)?;
+        Ok(())
     }
 
-    fn insert_path(&self, ed: &mut Edits, m: &Message<'_, '_>, token: String) {
+    fn insert_path(&self, ed: &mut Editor, m: &Message<'_, '_>, token: String) -> RegResult {
         let host = match self.cfg.pcscf_ip {
             IpAddr::V4(a) => a.to_string(),
             IpAddr::V6(a) => format!("[{a}]"),
         };
         let line = format!("Path: <sip:{token}@{host};lr;ob>\r\n");
-        ed.insert(m.headers_end(), line.into_bytes());
+        ed.insert_line(m, None, line.as_bytes()).map_err(|_| MALFORMED)?;
+        Ok(())
     }
 
     fn flow_token_protected(&self, set: SaSetId, arrival: Arrival) -> String {
@@ -877,12 +867,10 @@ impl Pcscf {
             Ok(Some(c)) => c,
             _ => return self.reject_challenge(m, &p),
         };
-        let mut ed = Edits::default();
-        let mut line = chal.name.clone();
-        line.extend_from_slice(b": ");
-        line.extend_from_slice(&chal.new_value);
-        line.extend_from_slice(b"\r\n");
-        ed.replace(chal.header_line.clone(), line);
+        let mut ed = Editor::new();
+        if ed.remove_auth_params(m, chal.idx, &[b"ck", b"ik"]).is_err() {
+            return self.reject_challenge(m, &p);
+        }
         let Kind::Aka {
             offer,
             integ,
@@ -892,8 +880,10 @@ impl Pcscf {
         } = &p.kind
         else {
             // Annex N/O: forward with any ck/ik removed.
-            let out = ed.apply(m.buf().get(..m.len()).unwrap_or(m.buf()));
-            return self.send(p.dest.clone(), out);
+            return match msg::apply(&mut ed, m) {
+                Ok(out) => self.send(p.dest.clone(), out),
+                Err(_) => self.reject_challenge(m, &p),
+            };
         };
         // Step 2: ck and ik are required (and never forwarded).
         let (Some(ck), Some(ik)) = (chal.ck, chal.ik) else {
@@ -954,20 +944,20 @@ impl Pcscf {
             local.port_ps,
             integ.name()
         );
-        if offer.ealg.is_some() || *encr != EncrAlg::Null {
+        if offer.ealg_written || *encr != EncrAlg::Null {
             let _ = write!(server, ";ealg={}", encr.name());
         }
-        let canon = msg::sec_agree_values(crate::sip::values(server.as_bytes()))
-            .ok()
-            .flatten()
-            .map(|(_, c)| c)
-            .unwrap_or_default();
-        self.sets.set_challenge(set, canon.into(), *on);
-        ed.insert(
-            m.headers_end(),
-            format!("Security-Server: {server}\r\n").into_bytes(),
-        );
-        let out = ed.apply(m.buf().get(..m.len()).unwrap_or(m.buf()));
+        self.sets.set_challenge(set, server.as_bytes().into(), *on);
+        let out = ed
+            .append_header(m, b"Security-Server", server.as_bytes())
+            .map_err(|_| Bad::Malformed("Security-Server"))
+            .and_then(|ed| msg::apply(ed, m));
+        let Ok(out) = out else {
+            // Not reached: our value has no line break and the ck/ik removal
+            // cannot overlap an insertion at the end of the headers. Were it
+            // reached, the unused temporary set expires with reg-await-auth.
+            return self.reject_challenge(m, &p);
+        };
         self.counters.challenges += 1;
         // Step 5: back the way the REGISTER came.
         self.send(p.dest.clone(), out);
@@ -1076,16 +1066,11 @@ fn utf8(b: &[u8]) -> Result<&str, Reject> {
 
 /// Set `integrity-protected` in Authorization (TS 24.229 step 1),
 /// overwriting a value the UE may have sent.
-fn set_integrity(ed: &mut Edits, a: &msg::Authz<'_>, yes: bool) {
-    let v = if yes {
-        &b", integrity-protected=\"yes\""[..]
-    } else {
-        &b", integrity-protected=\"no\""[..]
-    };
-    match &a.ip_param {
-        Some(r) => ed.replace(r.clone(), v.to_vec()),
-        None => ed.insert(a.value_end, v.to_vec()),
-    }
+fn set_integrity(ed: &mut Editor, m: &Message<'_, '_>, a: &msg::Authz<'_>, yes: bool) -> RegResult {
+    let v: &[u8] = if yes { b"\"yes\"" } else { b"\"no\"" };
+    ed.set_auth_param(m, a.idx, b"integrity-protected", v)
+        .map_err(|_| MALFORMED)?;
+    Ok(())
 }
 
 fn flow_token_unprotected(arrival: Arrival) -> String {

@@ -51,11 +51,12 @@ pub struct SaSet {
     pub expires_at: Instant,
     /// What the data plane got.
     pub desc: Arc<SaSetDesc>,
-    /// The Security-Client of the challenged REGISTER, canonical form
-    /// (TS 24.229 §5.2.2.2 REGISTER step 3a compares against it).
+    /// The Security-Client of the challenged REGISTER as received (TS 24.229
+    /// §5.2.2.2 REGISTER step 3a compares against it with
+    /// [`crate::secagree::equivalent`]).
     pub security_client: Box<[u8]>,
-    /// The Security-Server sent in the 401, canonical form (compared with
-    /// Security-Verify).
+    /// The Security-Server sent in the 401 (compared with Security-Verify
+    /// by [`crate::secagree::equivalent`]).
     pub security_server: Box<[u8]>,
     /// For a temporary set: the set the challenged REGISTER arrived on
     /// (`None`: it arrived unprotected, so this is an initial
@@ -116,7 +117,7 @@ pub struct NewSet {
     pub mode: EspMode,
     /// Key material.
     pub keys: SaKeys,
-    /// Canonical Security-Client.
+    /// The Security-Client as received.
     pub security_client: Box<[u8]>,
 }
 
@@ -370,8 +371,8 @@ impl SetTable {
         ))
     }
 
-    /// Remember the Security-Server sent for the temporary `set` (canonical
-    /// form) and the set its challenge was initiated on.
+    /// Remember the Security-Server sent for the temporary `set` and the set
+    /// its challenge was initiated on.
     pub fn set_challenge(&mut self, set: SaSetId, server: Box<[u8]>, initiated_on: Option<SaSetId>) {
         if let Some(s) = self.sets.get_mut(&set) {
             s.security_server = server;

@@ -213,22 +213,42 @@ impl Editor {
         name: &[u8],
         value: Option<&[u8]>,
     ) -> Result<&mut Self, Error> {
-        if !is_token_str(name) {
-            return Err(Error::InvalidEdit);
-        }
-        if let Some(v) = value {
-            check_text(v)?;
-            if v.contains(&b';') || v.contains(&b',') {
-                return Err(Error::InvalidEdit);
-            }
-        }
+        self.param(msg, idx, name, value, true)
+    }
+
+    /// Append `;name=value` (or the flag `;name` when `value` is `None`)
+    /// after the last parameter of the first list element of header `idx`,
+    /// whether or not a parameter of that name is already there. To move a
+    /// parameter to the end (RFC 3581 writes `received` then `rport`), remove
+    /// it with [`Editor::remove_param`] first; several appends to one element
+    /// are written in the order they were recorded. The existing parameters
+    /// are not read (parse the value first to reject malformed ones); an
+    /// unterminated quote or angle bracket before them is an error.
+    pub fn append_param(
+        &mut self,
+        msg: &Message<'_, '_>,
+        idx: usize,
+        name: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<&mut Self, Error> {
+        self.param(msg, idx, name, value, false)
+    }
+
+    /// [`Editor::set_param`] (`replace`: in place if present) or
+    /// [`Editor::append_param`].
+    fn param(
+        &mut self,
+        msg: &Message<'_, '_>,
+        idx: usize,
+        name: &[u8],
+        value: Option<&[u8]>,
+        replace: bool,
+    ) -> Result<&mut Self, Error> {
+        let (eq, v) = param_text(name, value)?;
         let (_, elem, off) = Self::first_elem(msg, idx)?;
         let pstart = param_section(elem)?;
-        let (eq, v): (&[u8], &[u8]) = match value {
-            Some(v) => (b"=", v),
-            None => (b"", b""),
-        };
-        for p in text::params(&elem[pstart..]) {
+        let params = if replace { &elem[pstart..] } else { &[][..] };
+        for p in text::params(params) {
             let p = p?;
             if p.name.eq_ignore_ascii_case(name) {
                 let s = offset_in(elem, p.name).ok_or(Error::InvalidEdit)?;
@@ -354,6 +374,61 @@ impl Editor {
         Ok(self)
     }
 
+    /// Remove every Digest auth-param of header `idx` whose name is one of
+    /// `names` (case-insensitive; e.g. `ck` and `ik` of a 401), with their
+    /// separators, in one set of non-overlapping edits: a removed parameter
+    /// takes the separator before it when a kept parameter precedes it, else
+    /// the separator after it, so any combination (adjacent ones, the first
+    /// ones, all of them) leaves a well-formed list. Not an error when none
+    /// is present. Only the scheme and auth-param syntax is read (one pass;
+    /// values are not checked as [`super::Digest::parse`] checks them): a
+    /// malformed value is [`Error::InvalidDigest`] and records nothing.
+    pub fn remove_auth_params(
+        &mut self,
+        msg: &Message<'_, '_>,
+        idx: usize,
+        names: &[&[u8]],
+    ) -> Result<&mut Self, Error> {
+        let h = Self::header(msg, idx)?;
+        let (voff, v) = (h.value_range().start, h.value);
+        // The scheme token, then the auth-params (as Digest::parse reads
+        // them; one pass, no check of the known parameters' values).
+        let scheme_end = v.iter().take_while(|&&c| text::is_token(c)).count();
+        if scheme_end == 0 || v.get(scheme_end).is_some_and(|&c| !text::is_ws(c)) {
+            return Err(Error::InvalidDigest);
+        }
+        let hit = |p: &text::Param<'_>| names.iter().any(|n| p.name.eq_ignore_ascii_case(n));
+        let mark = (self.ops.len(), self.arena.len());
+        // `lead`: start of the removed parameters before the first kept one.
+        let (mut lead, mut prev_end, mut kept_before) = (None, 0, false);
+        for p in text::auth_params(&v[scheme_end..]) {
+            let Ok((p, (s, e))) = p.and_then(|p| Ok((p, auth_param_span(v, &p)?))) else {
+                // Malformed: record nothing.
+                self.ops.truncate(mark.0);
+                self.arena.truncate(mark.1);
+                return Err(Error::InvalidDigest);
+            };
+            if !hit(&p) {
+                if let Some(l) = lead.take() {
+                    // "ck=x, ik=y, a=1" -> "a=1": up to this one's start.
+                    self.push(voff + l..voff + s, &[]);
+                }
+                kept_before = true;
+            } else if kept_before {
+                // "a=1, ck=x" -> "a=1": from the end of the one before.
+                self.push(voff + prev_end..voff + e, &[]);
+            } else if lead.is_none() {
+                lead = Some(s);
+            }
+            prev_end = e;
+        }
+        if lead.is_some() {
+            // Nothing stays: drop everything after the scheme.
+            self.push(voff + scheme_end..voff + prev_end, &[]);
+        }
+        Ok(self)
+    }
+
     /// Replace the body and rewrite every Content-Length value to the new
     /// length (adding `Content-Length` at the end of the header block when
     /// there is none).
@@ -402,6 +477,35 @@ impl Editor {
         out.extend_from_slice(&buf[cur..hi]);
         Ok(())
     }
+}
+
+/// `(b"=", value)` or `(b"", b"")` for a parameter written by
+/// [`Editor::set_param`] / [`Editor::append_param`], after checking that
+/// neither the name nor the value can break out of the parameter.
+fn param_text<'v>(name: &[u8], value: Option<&'v [u8]>) -> Result<(&'static [u8], &'v [u8]), Error> {
+    if !is_token_str(name) {
+        return Err(Error::InvalidEdit);
+    }
+    match value {
+        Some(v) => {
+            check_text(v)?;
+            if v.contains(&b';') || v.contains(&b',') {
+                return Err(Error::InvalidEdit);
+            }
+            Ok((b"=", v))
+        }
+        None => Ok((b"", b"")),
+    }
+}
+
+/// Where auth-param `p` (a sub-slice of `v`) starts and ends in `v`.
+fn auth_param_span(v: &[u8], p: &text::Param<'_>) -> Result<(usize, usize), Error> {
+    let s = offset_in(v, p.name).ok_or(Error::InvalidEdit)?;
+    let e = match p.value {
+        Some(pv) => offset_in(v, pv).ok_or(Error::InvalidEdit)? + pv.len(),
+        None => s + p.name.len(),
+    };
+    Ok((s, e))
 }
 
 /// Where the `;` parameters of a list element start (after a `>` for a

@@ -9,7 +9,7 @@
 
 use super::parse::Method;
 use super::text::{self, is_token, is_token_str, parse_dec, trim, Params};
-use super::uri::Uri;
+use super::uri::{self, Uri};
 use super::Error;
 use crate::types::Transport;
 
@@ -470,6 +470,21 @@ pub fn parse_call_id(v: &[u8]) -> Result<&[u8], Error> {
     Ok(v)
 }
 
+/// An IMS AKA key of a 401's WWW-Authenticate, `ck` or `ik` (TS 24.229
+/// §7.2A.1): exactly 32 hexadecimal digits (either case), unquoted, as
+/// 16 bytes. Anything else is [`Error::InvalidValue`].
+pub fn parse_hex_key(v: &[u8]) -> Result<[u8; 16], Error> {
+    if v.len() != 32 {
+        return Err(Error::InvalidValue);
+    }
+    let mut out = [0u8; 16];
+    for (o, pair) in out.iter_mut().zip(v.chunks_exact(2)) {
+        let (h, l) = (uri::hex(pair[0]), uri::hex(pair[1]));
+        *o = h.zip(l).map(|(h, l)| h << 4 | l).ok_or(Error::InvalidValue)?;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,5 +635,41 @@ mod tests {
         );
         assert_eq!(parse_call_id(b"a b"), Err(Error::InvalidValue));
         assert_eq!(parse_max_forwards(b"70"), Ok(70));
+    }
+
+    #[test]
+    fn parse_hex_key_ck_ik() {
+        let k = parse_hex_key(b"0123456789abcdefFEDCBA9876543210").unwrap();
+        assert_eq!(
+            k,
+            [
+                0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32,
+                0x10
+            ]
+        );
+        for bad in [
+            &b""[..],
+            b"0123456789abcdef0123456789abcde",
+            b"0123456789abcdef0123456789abcdef0",
+            b"0123456789abcdef0123456789abcdeg",
+            b"\"0123456789abcdef0123456789abcd\"",
+            b" 123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(
+                parse_hex_key(bad),
+                Err(Error::InvalidValue),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // The ck of a parsed challenge decodes.
+        let d = Digest::parse(b"Digest nonce=\"n\", ck=\"00112233445566778899aabbccddeeff\"").unwrap();
+        assert_eq!(
+            d.ck.map(parse_hex_key),
+            Some(Ok([
+                0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+                0xff
+            ]))
+        );
     }
 }

@@ -36,7 +36,8 @@
 //!   (offsets in the buffer), `values()`.
 //! - [`values`]`(v)` splits at top-level commas (not inside quotes or `<>`);
 //!   [`params`]`(s)` / [`auth_params`]`(s)` iterate `;`/`,` parameters
-//!   ([`Param`] `{ name, value: Option<&[u8]> }`); [`unquote`], [`unescape`].
+//!   ([`Param`] `{ name, value: Option<&[u8]> }`); [`unquote`], [`unescape`],
+//!   [`trim`] (SP, HTAB, CR, LF at both ends), [`is_token`].
 //!
 //! ## Typed values (one list element each; borrowed)
 //! - [`Via::parse`] → `transport`, `host`, `port`, `branch`, `received`,
@@ -50,7 +51,8 @@
 //!   `username`, `realm`, `nonce`, `uri`, `response`, `algorithm`, `qop`,
 //!   `nc`, `cnonce`, `opaque`, `integrity_protected`, `ck`, `ik` (unquoted).
 //! - [`CSeq::parse`], [`parse_expires`] (u32), [`parse_max_forwards`],
-//!   [`parse_call_id`], [`parse_qvalue`] (thousandths).
+//!   [`parse_call_id`], [`parse_qvalue`] (thousandths), [`parse_hex_key`]
+//!   (a Digest `ck`/`ik`: 32 hex digits → 16 bytes).
 //! - [`Uri::parse`] → `Sip(SipUri)` | `Tel(TelUri)` | `Other`;
 //!   [`Uri::equivalent`] implements RFC 3261 §19.1.4 and RFC 3966 §4.
 //!
@@ -61,9 +63,10 @@
 //! `remove_header`, `remove_all(kind)`, `insert_before`, `insert_after`,
 //! `insert_top`, `append_header`, `insert_line` (a preformatted line such
 //! as `Impu::pai_line()`), `replace_value`,
-//! `set_param` / `remove_param` (`;` params of the first value, e.g. Via
-//! `received`/`rport`), `set_auth_param` / `remove_auth_param` (Digest
-//! `integrity-protected`, `ck`, `ik`), `replace_body` (fixes
+//! `set_param` / `remove_param` / `append_param` (`;` params of the first
+//! value, e.g. Via `received`/`rport`), `set_auth_param` /
+//! `remove_auth_param` / `remove_auth_params` (Digest `integrity-protected`,
+//! `ck` and `ik` together), `replace_body` (fixes
 //! Content-Length). Everything not edited is copied byte for byte.
 //!
 //! Sec-agree headers are parsed in [`crate::secagree`]; identity assertion is
@@ -94,14 +97,16 @@ mod uri;
 pub use edit::Editor;
 pub use error::Error;
 pub use hdr::{
-    name_addrs, parse_call_id, parse_expires, parse_max_forwards, parse_qvalue, CSeq, Contact, ContactAddr,
-    Digest, NameAddr, Rport, Via,
+    name_addrs, parse_call_id, parse_expires, parse_hex_key, parse_max_forwards, parse_qvalue, CSeq, Contact,
+    ContactAddr, Digest, NameAddr, Rport, Via,
 };
 pub use names::{AsHeaderName, HeaderName};
 pub use parse::{
     parse, Framing, Header, HeadersNamed, Limits, Message, Method, Parser, StartLine, Status, ValuesNamed,
 };
-pub use text::{auth_params, find_param, is_token, params, unescape, unquote, values, Param, Params, Values};
+pub use text::{
+    auth_params, find_param, is_token, params, trim, unescape, unquote, values, Param, Params, Values,
+};
 pub use uri::{SipUri, TelUri, Uri};
 
 #[cfg(test)]

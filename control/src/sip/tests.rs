@@ -590,6 +590,98 @@ fn emit_remove_first_auth_param() {
 }
 
 #[test]
+fn emit_append_param_moves_rport_after_received() {
+    let mut h = [Header::EMPTY; 32];
+    let m = msg(REGISTER, &mut h);
+    let via = m.header_index(HeaderName::Via).unwrap();
+    let mut ed = Editor::new();
+    ed.remove_param(&m, via, b"received").unwrap();
+    ed.remove_param(&m, via, b"rport").unwrap();
+    ed.append_param(&m, via, b"received", Some(b"192.0.2.7"))
+        .unwrap()
+        .append_param(&m, via, b"rport", Some(b"40000"))
+        .unwrap();
+    let out = apply(&mut ed, &m);
+    let expected = replaced(
+        REGISTER,
+        "branch=z9hG4bKnashds7;rport\r\n",
+        "branch=z9hG4bKnashds7;received=192.0.2.7;rport=40000\r\n",
+    );
+    assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected));
+    // Appending does not replace: a second `lr` flag is added after the first.
+    let buf = b"OPTIONS sip:a@b SIP/2.0\r\nRoute: <sip:p;lr>;lr, <sip:q>\r\nContent-Length: 0\r\n\r\n";
+    let mut h = [Header::EMPTY; 4];
+    let m = msg(buf, &mut h);
+    let mut ed = Editor::new();
+    ed.append_param(&m, 0, b"lr", None).unwrap();
+    assert_eq!(apply(&mut ed, &m), replaced(buf, ";lr, ", ";lr;lr, "));
+    let mut ed = Editor::new();
+    for bad in [&b"1;x=2"[..], b"a,b", b"a\r\nX: y"] {
+        assert_eq!(
+            ed.append_param(&m, 0, b"x", Some(bad)).err(),
+            Some(Error::InvalidEdit)
+        );
+    }
+    assert_eq!(
+        ed.append_param(&m, 0, b"a b", None).err(),
+        Some(Error::InvalidEdit)
+    );
+    assert_eq!(ed.append_param(&m, 9, b"x", None).err(), Some(Error::InvalidEdit));
+    assert!(ed.is_empty());
+}
+
+#[test]
+fn emit_remove_auth_params_any_position() {
+    let cases: [(&str, &str); 6] = [
+        // Trailing (the usual 401).
+        (
+            "Digest realm=\"r\", nonce=\"n\", ik=\"b\", ck=\"a\"",
+            "Digest realm=\"r\", nonce=\"n\"",
+        ),
+        // Leading and adjacent: one remove_auth_param after the other would overlap here.
+        ("Digest ck=\"a\", IK=\"b\", realm=\"r\"", "Digest realm=\"r\""),
+        ("Digest ck=\"a\" ,  realm=\"r\",ik=\"b\"", "Digest realm=\"r\""),
+        (
+            "Digest realm=\"r\", ck=\"a\", qop=\"auth\", ik=\"b\", opaque=\"o\"",
+            "Digest realm=\"r\", qop=\"auth\", opaque=\"o\"",
+        ),
+        // Everything removed.
+        ("Digest ck=\"a\", ik=\"b\"", "Digest"),
+        // Nothing to remove.
+        ("Digest realm=\"r\"", "Digest realm=\"r\""),
+    ];
+    for (value, want) in cases {
+        let buf =
+            format!("SIP/2.0 401 Unauthorized\r\nWWW-Authenticate: {value}\r\nContent-Length: 0\r\n\r\n");
+        let mut h = [Header::EMPTY; 4];
+        let m = msg(buf.as_bytes(), &mut h);
+        let mut ed = Editor::new();
+        ed.remove_auth_params(&m, 0, &[b"ck", b"ik"]).unwrap();
+        let out = apply(&mut ed, &m);
+        assert_eq!(String::from_utf8_lossy(&out), buf.replace(value, want), "{value}");
+        let mut h2 = [Header::EMPTY; 4];
+        let m2 = msg(&out, &mut h2);
+        let d = Digest::parse(m2.headers[0].value).unwrap();
+        assert_eq!((d.ck, d.ik), (None, None), "{value}");
+    }
+    // A malformed challenge is an error, not a guess, and records nothing
+    // (here after a removal it could already have recorded).
+    let buf = b"SIP/2.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"r\", ck=\"a\", ik=\"b\r\nContent-Length: 0\r\n\r\n";
+    let mut h = [Header::EMPTY; 4];
+    let m = msg(buf, &mut h);
+    let mut ed = Editor::new();
+    assert_eq!(
+        ed.remove_auth_params(&m, 0, &[b"ck", b"ik"]).err(),
+        Some(Error::InvalidDigest)
+    );
+    assert!(ed.is_empty());
+    assert_eq!(
+        ed.remove_auth_params(&m, 7, &[b"ck"]).err(),
+        Some(Error::InvalidEdit)
+    );
+}
+
+#[test]
 fn emit_remove_security_client_and_insert_lines() {
     let mut h = [Header::EMPTY; 32];
     let m = msg(REGISTER, &mut h);
@@ -716,6 +808,8 @@ pub(crate) fn exercise(buf: &[u8]) {
                 let _ = ed.remove_param(&m, i, b"rport");
                 let _ = ed.set_auth_param(&m, i, b"integrity-protected", b"\"yes\"");
                 let _ = ed.remove_auth_param(&m, i, b"ck");
+                let _ = ed.append_param(&m, i, b"rport", Some(b"5060"));
+                let _ = ed.remove_auth_params(&m, i, &[b"ck", b"ik"]);
                 let mut out = Vec::new();
                 if ed.apply(&m, &mut out).is_ok() {
                     let mut h2 = [Header::EMPTY; 24];

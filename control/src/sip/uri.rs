@@ -214,7 +214,8 @@ fn parse_tel(rest: &[u8]) -> Result<TelUri<'_>, Error> {
     Ok(TelUri { number, params })
 }
 
-fn hex(c: u8) -> Option<u8> {
+/// The value of one hexadecimal digit (either case).
+pub(crate) fn hex(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
