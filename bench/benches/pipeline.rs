@@ -1,7 +1,8 @@
 //! The plaintext path per core: one frame through `pipeline::process`
 //! (classify, Annex N lookup, identity assertion, in-place edit, re-emit),
 //! against the cost of just copying the frame into a buffer (what every
-//! iteration also pays, measured in the same run).
+//! iteration also pays, measured in the same run), and the same in bursts
+//! of 32 with the burst's table lookups prefetched (`burst32_…`).
 //!
 //! `cargo bench -p bench --bench pipeline`
 
@@ -52,6 +53,30 @@ fn bench(c: &mut Criterion) {
                     };
                     reader.quiescent();
                     assert!(matches!(v, Verdict::Forward(Side::Core)), "{v:?}");
+                })
+            });
+            // As a worker runs it: a burst of 32 frames, the senders' table
+            // lines and entries prefetched for the whole burst first, one
+            // guard and one quiescent report per burst. Time is per burst
+            // of 32; throughput per frame.
+            let mut bufs: Vec<PacketBuf> = (0..32).map(|_| PacketBuf::new()).collect();
+            g.throughput(Throughput::Elements(32));
+            g.bench_function(BenchmarkId::new("burst32_copy_and_process", &id), |b| {
+                let mut k = 0;
+                b.iter(|| {
+                    for bf in bufs.iter_mut() {
+                        bf.fill(&frames[k & mask]);
+                        k += 1;
+                    }
+                    {
+                        let guard = reader.guard();
+                        pipeline::prefetch_burst(&bufs, Side::Access, r, &guard);
+                        for bf in bufs.iter_mut() {
+                            let v = pipeline::process(bf, Side::Access, ctx, r, &guard, &mut st);
+                            assert!(matches!(v, Verdict::Forward(Side::Core)), "{v:?}");
+                        }
+                    }
+                    reader.quiescent();
                 })
             });
         }

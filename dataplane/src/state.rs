@@ -344,6 +344,30 @@ impl TableReaders {
             .or_else(|| self.by_ip.get(g, &ip))
     }
 
+    /// The hashes [`TableReaders::sender`] computes for a UDP sender, for a
+    /// lookup split over a burst.
+    #[inline]
+    pub fn sender_hashes(&self, ip: IpAddr, port: u16) -> [u64; 2] {
+        [
+            self.by_ip_port.hash_key(&(ip, port, Transport::Udp)),
+            self.by_ip.hash_key(&ip),
+        ]
+    }
+
+    /// Start loading the table lines a sender lookup reads first.
+    #[inline]
+    pub fn prefetch_sender_home(&self, g: &Guard<'_>, h: [u64; 2]) {
+        self.by_ip_port.prefetch_home(g, h[0]);
+        self.by_ip.prefetch_home(g, h[1]);
+    }
+
+    /// Once those lines are in, start loading the entries they name.
+    #[inline]
+    pub fn prefetch_sender_entry(&self, g: &Guard<'_>, h: [u64; 2]) {
+        self.by_ip_port.prefetch_entry(g, h[0]);
+        self.by_ip.prefetch_entry(g, h[1]);
+    }
+
     /// The registered contact at (ip, port), falling back to an IP-only
     /// binding.
     #[inline]

@@ -100,6 +100,7 @@ pub fn run<Q: PortQueue>(mut w: WorkerSetup<Q>) {
                 let n = q.rx_burst(&mut rx, BURST);
                 got += n;
                 st.counters.rx += n as u64;
+                pipeline::prefetch_burst(&rx, side, &w.tables, &g);
                 for mut b in rx.drain(..) {
                     match pipeline::process(&mut b, side, &w.ctx, &w.tables, &g, &mut st) {
                         Verdict::Forward(Side::Access) => tx_access.push(b),

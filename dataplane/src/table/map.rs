@@ -1041,6 +1041,39 @@ where
         self.get(guard, key).is_some()
     }
 
+    /// The hash of `key`, for a lookup split over a burst (see
+    /// [`MapReader::prefetch_home`]).
+    #[inline]
+    pub fn hash_key(&self, key: &K) -> u64 {
+        self.shared.hash(key)
+    }
+
+    /// First half of a split lookup: start loading the cache line `hash`
+    /// lives in. A hint only: nothing is read.
+    #[inline]
+    pub fn prefetch_home(&self, guard: &Guard<'_>, hash: u64) {
+        self.check(guard);
+        let t = self.table(guard);
+        let slots = t.slots.as_ptr() as *const AtomicU64;
+        prefetch(slots.wrapping_add(hash as usize & t.mask & !(GROUP - 1)) as *const u8);
+    }
+
+    /// Second half, some packets later when the home line has arrived: start
+    /// loading the entry whose tag matches `hash`, so that the `get` that
+    /// follows finds it in cache. Reads the home line only; never compares
+    /// keys or dereferences an entry.
+    #[inline]
+    pub fn prefetch_entry(&self, guard: &Guard<'_>, hash: u64) {
+        self.check(guard);
+        let t = self.table(guard);
+        let slots = t.slots.as_ptr() as *const AtomicU64;
+        let s = Scan::group(slots, hash as usize & t.mask & !(GROUP - 1), hash);
+        if s.cand != 0 {
+            let w = s.words[s.cand.trailing_zeros() as usize];
+            prefetch(self.shared.arena.cell(index_of(w)) as *const u8);
+        }
+    }
+
     /// Look up a burst of keys, like `rte_hash_lookup_bulk`, in three passes
     /// over each chunk of [`BULK`] keys: hash every key and prefetch its home
     /// group (one cache line); scan each home group for a tag match and
