@@ -493,11 +493,12 @@ pub fn uri_ip_port(uri: &[u8]) -> Option<(IpAddr, u16)> {
     Some((IpAddr::V4(h.parse().ok()?), port))
 }
 
-/// The sender key of an untagged IPv4/IPv6 frame, read at fixed offsets
+/// The sender key (UDP source address, or ESP SPI) of an untagged
+/// IPv4/IPv6 frame, read at fixed offsets
 /// without validating anything (a prefetch hint only: `process` does the
 /// real parse).
 enum Peek {
-    Udp(IpAddr, u16),
+    Udp(IpAddr),
     Esp(u32),
 }
 
@@ -517,7 +518,7 @@ fn peek_sender(f: &[u8]) -> Option<Peek> {
         _ => return None,
     };
     match proto {
-        17 => Some(Peek::Udp(src, be16(l4)?)),
+        17 => Some(Peek::Udp(src)),
         50 => {
             let b = f.get(l4..l4 + 4)?;
             Some(Peek::Esp(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
@@ -539,15 +540,15 @@ pub fn prefetch_burst<B: Buf>(bufs: &[B], from: Side, tables: &TableReaders, g: 
     let mut keys = [None; crate::port::BURST];
     for (k, b) in keys.iter_mut().zip(bufs) {
         *k = match peek_sender(b.data()) {
-            Some(Peek::Udp(ip, port)) => {
-                let h = tables.sender_hashes(ip, port);
+            Some(Peek::Udp(ip)) => {
+                let h = tables.sender_hash(ip);
                 tables.prefetch_sender_home(g, h);
                 Some((false, h))
             }
             Some(Peek::Esp(spi)) => {
                 let h = tables.sa_in.hash_key(&spi);
                 tables.sa_in.prefetch_home(g, h);
-                Some((true, [h, 0]))
+                Some((true, h))
             }
             None => None,
         };
@@ -555,7 +556,7 @@ pub fn prefetch_burst<B: Buf>(bufs: &[B], from: Side, tables: &TableReaders, g: 
     for k in keys.iter().flatten() {
         match *k {
             (false, h) => tables.prefetch_sender_entry(g, h),
-            (true, h) => tables.sa_in.prefetch_entry(g, h[0]),
+            (true, h) => tables.sa_in.prefetch_entry(g, h),
         }
     }
 }
@@ -1166,7 +1167,7 @@ mod tests {
         // A valid frame gives its UDP sender.
         let p = wire::parse_frame(&f.frames[0], false).expect("frame");
         match peek_sender(&f.frames[0]) {
-            Some(Peek::Udp(ip, port)) => assert_eq!(SocketAddr::new(ip, port), p.src_socket()),
+            Some(Peek::Udp(ip)) => assert_eq!(ip, p.src),
             _ => panic!("no UDP sender peeked"),
         }
         // Every prefix of it, and garbage, is only a missed hint.

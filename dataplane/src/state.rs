@@ -344,28 +344,25 @@ impl TableReaders {
             .or_else(|| self.by_ip.get(g, &ip))
     }
 
-    /// The hashes [`TableReaders::sender`] computes for a UDP sender, for a
-    /// lookup split over a burst.
+    /// The hash of the Annex N binding table [`TableReaders::sender`] falls
+    /// back to, for a lookup split over a burst. (The per-port table of the
+    /// RFC 5626 outbound case is not prefetched: it is rarely used, and
+    /// hashing for it costs more than it saves.)
     #[inline]
-    pub fn sender_hashes(&self, ip: IpAddr, port: u16) -> [u64; 2] {
-        [
-            self.by_ip_port.hash_key(&(ip, port, Transport::Udp)),
-            self.by_ip.hash_key(&ip),
-        ]
+    pub fn sender_hash(&self, ip: IpAddr) -> u64 {
+        self.by_ip.hash_key(&ip)
     }
 
-    /// Start loading the table lines a sender lookup reads first.
+    /// Start loading the table line a sender lookup reads.
     #[inline]
-    pub fn prefetch_sender_home(&self, g: &Guard<'_>, h: [u64; 2]) {
-        self.by_ip_port.prefetch_home(g, h[0]);
-        self.by_ip.prefetch_home(g, h[1]);
+    pub fn prefetch_sender_home(&self, g: &Guard<'_>, h: u64) {
+        self.by_ip.prefetch_home(g, h);
     }
 
-    /// Once those lines are in, start loading the entries they name.
+    /// Once that line is in, start loading the entry it names.
     #[inline]
-    pub fn prefetch_sender_entry(&self, g: &Guard<'_>, h: [u64; 2]) {
-        self.by_ip_port.prefetch_entry(g, h[0]);
-        self.by_ip.prefetch_entry(g, h[1]);
+    pub fn prefetch_sender_entry(&self, g: &Guard<'_>, h: u64) {
+        self.by_ip.prefetch_entry(g, h);
     }
 
     /// The registered contact at (ip, port), falling back to an IP-only
