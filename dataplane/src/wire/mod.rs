@@ -698,30 +698,6 @@ impl HeadersRepr {
         r.emit(&mut buf[l4..], payload_len, &self.src, &self.dst)?;
         Ok(l4 + udp::HEADER_LEN)
     }
-
-    /// As [`HeadersRepr::emit_udp`], but for a NIC that computes the UDP
-    /// checksum on transmit (checksum offload): the checksum field receives
-    /// the pseudo-header sum, not inverted, as DPDK's `rte_ipv4_phdr_cksum`
-    /// and `rte_ipv6_phdr_cksum` give it, and the payload is not read.
-    #[inline]
-    pub fn emit_udp_offload(&self, buf: &mut [u8], payload_len: usize) -> Result<usize> {
-        let udp_len = udp::HEADER_LEN.saturating_add(payload_len);
-        let l4 = self.emit_ip(buf, ip_proto::UDP, udp_len)?;
-        if udp_len > u16::MAX as usize {
-            return Err(Error::Malformed);
-        }
-        let mut u = udp::Packet::new_unchecked(&mut buf[l4..l4 + udp_len]);
-        u.set_src_port(self.src_port);
-        u.set_dst_port(self.dst_port);
-        u.set_len(udp_len as u16);
-        u.set_checksum(checksum::pseudo_header(
-            &self.src,
-            &self.dst,
-            ip_proto::UDP,
-            udp_len as u32,
-        ));
-        Ok(l4 + udp::HEADER_LEN)
-    }
 }
 
 /// Rewrite, in place, the headers of a UDP datagram that `p` describes and

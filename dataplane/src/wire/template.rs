@@ -215,9 +215,11 @@ mod tests {
                     got[hl..].copy_from_slice(&payload);
                     t.emit(&mut got, dst, sport, len, L4Csum::Software).unwrap();
                     assert_eq!(got, want, "{src} -> {dst} len {len} sport {sport}");
-                    // Offload: the same but for the pseudo-header sum.
+                    // Offload: the same but for the pseudo-header sum
+                    // (not inverted) in the checksum field.
                     let mut off = want.clone();
-                    h.emit_udp_offload(&mut off, len).unwrap();
+                    let ph = checksum::pseudo_header(&src, &dst.ip(), ip_proto::UDP, (8 + len) as u32);
+                    off[hl - 2..hl].copy_from_slice(&ph.to_be_bytes());
                     t.emit(&mut got, dst, sport, len, L4Csum::Offload).unwrap();
                     assert_eq!(got, off, "offload {src} -> {dst} len {len}");
                 }
