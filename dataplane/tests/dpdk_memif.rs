@@ -10,17 +10,16 @@
 //! carry the asserted identity, the rewritten headers and valid checksums.
 #![cfg(feature = "dpdk")]
 
-use std::net::{IpAddr, SocketAddr};
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dataplane::buf::Buf;
-use dataplane::pipeline::{self, PipeState, Side, Verdict};
 use dataplane::port::dpdk::{DpdkQueue, Eal, Mbuf};
 use dataplane::port::PortQueue;
 use dataplane::profile;
-use dataplane::wire;
 
 /// The peer process, stopped (SIGINT, then reaped) when dropped.
 struct Peer(Child);
@@ -151,50 +150,15 @@ fn plaintext_path_over_memif_with_testpmd_peer() {
         );
     }
 
-    let fx = dataplane::testgen::PipelineFixture::new(8, 8, 600);
-    let (cfg, ctx, r) = (&fx.cfg, &fx.ctx, &fx.readers);
-    let pcscf = SocketAddr::new(IpAddr::V4(cfg.access.ipv4.expect("demo has v4")), 5060);
-    let mut reader = fx.domain.register().expect("reader");
-    let mut st = PipeState::new(7);
-    let mut out = Vec::new();
-    for call in 0..8u64 {
-        let ue = SocketAddr::new("10.64.0.2".parse().expect("ip"), 5060);
-        let msg = dataplane::testgen::message(ue, pcscf, Some("tel:+15550000000"), call, 600);
-        let f = dataplane::testgen::udp_frame(cfg.access.gateway_mac, cfg.access.mac, ue, pcscf, &msg);
-        let mut m = q.alloc().expect("mbuf");
-        m.append(f.len()).expect("room");
-        m.data_mut().copy_from_slice(&f);
-        out.push(m);
-    }
-    assert_eq!(q.tx_burst(&mut out), 8);
+    let fx = common::fixture();
+    common::send_messages(q, &fx);
     let mut rx = Vec::new();
-    receive(q, &mut rx, 8).expect("the peer returned all 8 frames");
-    // Through the pipeline, as a worker does.
-    let mut fwd = Vec::new();
-    for mut m in rx.drain(..) {
-        let v = {
-            let g = reader.guard();
-            pipeline::process(&mut m, Side::Access, ctx, r, &g, &mut st)
-        };
-        assert_eq!(v, Verdict::Forward(Side::Core));
-        fwd.push(m);
-    }
-    reader.quiescent();
-    assert_eq!(st.counters.asserted, 8);
-    assert_eq!(q.tx_burst(&mut fwd), 8);
+    receive(q, &mut rx, common::FRAMES).expect("the peer returned all 8 frames");
+    // Through the pipeline, as a worker does, and out again.
+    let mut fwd = common::forward_all(&mut rx, &fx);
+    assert_eq!(q.tx_burst(&mut fwd), common::FRAMES);
     let mut back = Vec::new();
-    receive(q, &mut back, 8).expect("the peer returned all 8 forwarded frames");
-    for m in &back {
-        let p = wire::parse_frame(m.data(), true).expect("forwarded frame parses with valid checksums");
-        assert_eq!(p.dst_socket(), cfg.next_hop);
-        assert_eq!(p.src, IpAddr::V4(cfg.core.ipv4.expect("v4")));
-        let sip = String::from_utf8_lossy(p.payload(m.data()));
-        assert_eq!(
-            sip.matches("P-Asserted-Identity: <tel:+15550000000>").count(),
-            1,
-            "{sip}"
-        );
-        assert!(!sip.contains("P-Preferred-Identity"), "{sip}");
-    }
+    receive(q, &mut back, common::FRAMES).expect("the peer returned all 8 forwarded frames");
+    common::check_forwarded(&back, &fx);
     let _ = std::fs::remove_file(&sock);
 }
