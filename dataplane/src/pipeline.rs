@@ -336,6 +336,9 @@ pub struct PipeState {
     /// The inbound SPI the last processed packet arrived on, if protected.
     pub arrival_spi: Option<u32>,
     rng: u64,
+    /// The scan of the packet in hand, reused from packet to packet so that
+    /// the scanner writes in place instead of returning (and copying) it.
+    scan: sipfast::Scan,
 }
 
 impl PipeState {
@@ -346,17 +349,20 @@ impl PipeState {
             first_use: None,
             arrival_spi: None,
             rng: seed | 1,
+            scan: sipfast::Scan::EMPTY,
         }
     }
+}
 
-    #[inline]
-    fn random(&mut self) -> u32 {
-        // xorshift64*: picks among several default IMPUs, nothing secret.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
-    }
+/// The next number from a worker's xorshift64* state: picks among several
+/// default IMPUs, nothing secret. (A free function so that it borrows only
+/// the state word, not the whole [`PipeState`] holding the scan.)
+#[inline]
+fn random(rng: &mut u64) -> u32 {
+    *rng ^= *rng >> 12;
+    *rng ^= *rng << 25;
+    *rng ^= *rng >> 27;
+    (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
 }
 
 /// Where a response must go, carried in our Via branch.
@@ -648,7 +654,8 @@ fn process_inner<B: Buf>(
         return Err(DropReason::UnsupportedProtocol);
     }
     let payload = p.payload(buf.data());
-    let scan = sipfast::scan(payload)?;
+    sipfast::scan_into(payload, &mut st.scan)?;
+    let scan = &st.scan;
     let src = p.src_socket();
     match (from, scan.start) {
         (
@@ -670,7 +677,9 @@ fn process_inner<B: Buf>(
             if !scan.to_tag {
                 // Initial or standalone request: TS 24.229 §5.2.6.3.
                 let ppis = scan.ppi.iter().map(|l| l.value(payload));
-                if let Some(impu) = control::identity::assert_identity_values(ppis, identity, st.random()) {
+                if let Some(impu) =
+                    control::identity::assert_identity_values(ppis, identity, random(&mut st.rng))
+                {
                     pai = impu.pai_line();
                 }
             }
@@ -682,8 +691,8 @@ fn process_inner<B: Buf>(
             let dst = ctx.next_hop;
             // Our access-side Record-Route entry names the port the request
             // arrived at (the protected server port over IPsec).
-            let rr = creates_dialog(&scan).then_some(p.dst_port);
-            forward_request(buf, &p, &scan, ctx, None, Side::Core, target, dst, pai, rr)?;
+            let rr = creates_dialog(scan).then_some(p.dst_port);
+            forward_request(buf, &p, scan, ctx, None, Side::Core, target, dst, pai, rr)?;
             if asserted {
                 st.counters.asserted += 1;
             }
@@ -702,7 +711,7 @@ fn process_inner<B: Buf>(
             // Toward a UE with IPsec, our access-side Record-Route entry names
             // the protected server port of its SA set (where the UE sends
             // its requests); toward an Annex N UE, our SIP port.
-            let rr = creates_dialog(&scan).then(|| {
+            let rr = creates_dialog(scan).then(|| {
                 tables
                     .sa_out
                     .get(g, &(ip, port))
@@ -711,7 +720,7 @@ fn process_inner<B: Buf>(
             forward_request(
                 buf,
                 &p,
-                &scan,
+                scan,
                 ctx,
                 Some((tables, g)),
                 Side::Access,
@@ -722,9 +731,16 @@ fn process_inner<B: Buf>(
             )?;
             Ok(Verdict::Forward(Side::Access))
         }
-        (_, StartLine::Response { .. }) => {
-            forward_response(buf, &p, &scan, ctx, Some((tables, g)), from, st, true)
-        }
+        (_, StartLine::Response { .. }) => forward_response(
+            buf,
+            &p,
+            scan,
+            ctx,
+            Some((tables, g)),
+            from,
+            &mut st.counters,
+            true,
+        ),
     }
 }
 
@@ -766,7 +782,9 @@ pub fn proxy<B: Buf>(
                 Ok(Verdict::Forward(Side::Core))
             }
             StartLine::Request { .. } => Err(DropReason::NoRoute),
-            StartLine::Response { .. } => forward_response(buf, &p, &scan, ctx, tables, from, st, false),
+            StartLine::Response { .. } => {
+                forward_response(buf, &p, &scan, ctx, tables, from, &mut st.counters, false)
+            }
         }
     };
     match run(buf, st) {
@@ -850,7 +868,7 @@ fn forward_response<B: Buf>(
     ctx: &Context,
     tables: Option<(&TableReaders, &Guard<'_>)>,
     from: Side,
-    st: &mut PipeState,
+    counters: &mut LocalCounters,
     register_exception: bool,
 ) -> Result<Verdict, DropReason> {
     let payload = p.payload(buf.data());
@@ -889,7 +907,7 @@ fn forward_response<B: Buf>(
     removed += cut.1 - cut.0;
     msg_len -= removed;
     emit_toward(buf, p, ctx, tables, t.side, t.addr, msg_len)?;
-    st.counters.responses += 1;
+    counters.responses += 1;
     Ok(Verdict::Forward(t.side))
 }
 
