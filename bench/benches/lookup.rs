@@ -25,7 +25,10 @@ use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use dataplane::table::{LfMap, MapReader, QsbrDomain, QsbrReader, BULK};
+use dataplane::table::{
+    AddrHashBuilder, AddrKey, AddrMap, AddrMapReader, AddrMapWriter, CompactKey, Guard, LfMap, MapMemory,
+    MapReader, MapWriter, QsbrDomain, QsbrReader, BULK,
+};
 
 const SIZES: [(usize, &str); 3] = [(1_000, "1K"), (1_000_000, "1M"), (10_000_000, "10M")];
 /// Number of probe keys cycled through (random positions in the map).
@@ -48,6 +51,10 @@ fn ip_key(i: usize) -> IpAddr {
     } else {
         IpAddr::from(((0x2001_0db8u128 << 96) | (u128::from(m) << 16) | 1).to_be_bytes())
     }
+}
+
+fn ip4_key(i: usize) -> IpAddr {
+    IpAddr::from(mix32(i as u32).to_be_bytes())
 }
 
 /// xorshift64*: deterministic probe positions.
@@ -81,14 +88,111 @@ fn anon_huge_kb() -> usize {
         .unwrap_or(0)
 }
 
-fn bench_map<M: Measurement, K>(c: &mut Criterion<M>, kind: &str, key: fn(usize) -> K)
+/// The map under test: the generic `LfMap` (keys hashed through `Hash`) or
+/// an `AddrMap` (keys converted to the compact `AddrKey`).
+trait Bench<K>: Sized {
+    type W: BenchWriter<K>;
+    fn build(domain: &QsbrDomain, n: usize) -> (Self::W, Self);
+    fn get<'a>(&'a self, g: &Guard<'a>, k: &K) -> Option<&'a u64>;
+    fn get_bulk<'a>(&'a self, g: &Guard<'a>, keys: &[K], out: &mut [Option<&'a u64>]);
+}
+
+trait BenchWriter<K> {
+    fn insert(&mut self, k: K, v: u64);
+    fn publish(&mut self);
+    fn memory(&self) -> MapMemory;
+    fn rebuilds(&self) -> u64;
+}
+
+impl<K, S> Bench<K> for MapReader<K, u64, S>
 where
+    K: core::hash::Hash + Eq + Copy + Send + Sync,
+    S: core::hash::BuildHasher + Default + Send + Sync,
+{
+    type W = MapWriter<K, u64, S>;
+    fn build(domain: &QsbrDomain, n: usize) -> (Self::W, Self) {
+        LfMap::with_capacity_and_hasher(domain, n, S::default())
+    }
+    #[inline(always)]
+    fn get<'a>(&'a self, g: &Guard<'a>, k: &K) -> Option<&'a u64> {
+        MapReader::get(self, g, k)
+    }
+    #[inline(always)]
+    fn get_bulk<'a>(&'a self, g: &Guard<'a>, keys: &[K], out: &mut [Option<&'a u64>]) {
+        MapReader::get_bulk(self, g, keys, out);
+    }
+}
+
+impl<K, S> BenchWriter<K> for MapWriter<K, u64, S>
+where
+    K: core::hash::Hash + Eq + Copy + Send + Sync,
+    S: core::hash::BuildHasher + Send + Sync,
+{
+    fn insert(&mut self, k: K, v: u64) {
+        MapWriter::insert(self, k, v);
+    }
+    fn publish(&mut self) {
+        MapWriter::publish(self);
+    }
+    fn memory(&self) -> MapMemory {
+        MapWriter::memory(self)
+    }
+    fn rebuilds(&self) -> u64 {
+        MapWriter::rebuilds(self)
+    }
+}
+
+impl<K: CompactKey> Bench<K> for AddrMapReader<K, u64> {
+    type W = AddrMapWriter<K, u64>;
+    fn build(domain: &QsbrDomain, n: usize) -> (Self::W, Self) {
+        AddrMap::with_capacity(domain, n)
+    }
+    #[inline(always)]
+    fn get<'a>(&'a self, g: &Guard<'a>, k: &K) -> Option<&'a u64> {
+        AddrMapReader::get(self, g, k)
+    }
+    #[inline(always)]
+    fn get_bulk<'a>(&'a self, g: &Guard<'a>, keys: &[K], out: &mut [Option<&'a u64>]) {
+        AddrMapReader::get_bulk(self, g, keys, out);
+    }
+}
+
+impl<K: CompactKey> BenchWriter<K> for AddrMapWriter<K, u64> {
+    fn insert(&mut self, k: K, v: u64) {
+        AddrMapWriter::insert(self, k, v);
+    }
+    fn publish(&mut self) {
+        AddrMapWriter::publish(self);
+    }
+    fn memory(&self) -> MapMemory {
+        AddrMapWriter::memory(self)
+    }
+    fn rebuilds(&self) -> u64 {
+        AddrMapWriter::rebuilds(self)
+    }
+}
+
+/// Sizes to run: all, or the labels listed in `LOOKUP_SIZES` (e.g. `10M`).
+fn sizes() -> Vec<(usize, &'static str)> {
+    let only = std::env::var("LOOKUP_SIZES").unwrap_or_default();
+    SIZES
+        .into_iter()
+        .filter(|(_, l)| only.is_empty() || only.split(',').any(|o| o == *l))
+        .collect()
+}
+
+fn bench_map<M: Measurement, K, R: Bench<K>>(
+    c: &mut Criterion<M>,
+    kind: &str,
+    key: fn(usize) -> K,
+    reference: bool,
+) where
     K: core::hash::Hash + Eq + Copy + Send + Sync,
 {
     let domain = QsbrDomain::new(2);
-    for (n, label) in SIZES {
+    for (n, label) in sizes() {
         let rss0 = rss_bytes();
-        let (mut w, r) = LfMap::<K, u64>::with_capacity(&domain, n);
+        let (mut w, r) = R::build(&domain, n);
         for i in 0..n {
             w.insert(key(i), i as u64);
         }
@@ -132,11 +236,15 @@ where
                 })
             });
         }
-        let mut reference = hashbrown::HashMap::with_capacity(n);
-        for i in 0..n {
+        let with_reference = reference;
+        let mut reference = hashbrown::HashMap::with_capacity(if with_reference { n } else { 0 });
+        for i in 0..if with_reference { n } else { 0 } {
             reference.insert(key(i), i as u64);
         }
         for (what, probes) in [("hit", &hits), ("miss", &misses)] {
+            if reference.is_empty() {
+                break;
+            }
             g.bench_function(BenchmarkId::new("hashbrown", what), |b| {
                 let mut at = 0;
                 b.iter(|| {
@@ -160,11 +268,7 @@ where
 
 /// One poll-loop burst of single lookups.
 #[inline(never)]
-fn burst_get<K: core::hash::Hash + Eq + Copy + Send + Sync>(
-    r: &MapReader<K, u64>,
-    q: &mut QsbrReader,
-    keys: &[K],
-) -> u64 {
+fn burst_get<K, R: Bench<K>>(r: &R, q: &mut QsbrReader, keys: &[K]) -> u64 {
     let mut sum = 0;
     {
         let g = q.guard();
@@ -180,11 +284,7 @@ fn burst_get<K: core::hash::Hash + Eq + Copy + Send + Sync>(
 
 /// One poll-loop burst through `get_bulk`.
 #[inline(never)]
-fn burst_bulk<K: core::hash::Hash + Eq + Copy + Send + Sync>(
-    r: &MapReader<K, u64>,
-    q: &mut QsbrReader,
-    keys: &[K],
-) -> u64 {
+fn burst_bulk<K, R: Bench<K>>(r: &R, q: &mut QsbrReader, keys: &[K]) -> u64 {
     let mut sum = 0;
     {
         let g = q.guard();
@@ -199,8 +299,19 @@ fn burst_bulk<K: core::hash::Hash + Eq + Copy + Send + Sync>(
 }
 
 fn lookups<M: Measurement>(c: &mut Criterion<M>) {
-    bench_map(c, "u32", spi_key);
-    bench_map(c, "ip", ip_key);
+    bench_map::<_, _, MapReader<u32, u64>>(c, "u32", spi_key, true);
+    bench_map::<_, _, MapReader<IpAddr, u64>>(c, "ip", ip_key, true);
+    bench_map::<_, _, AddrMapReader<IpAddr, u64>>(c, "ipkey", ip_key, false);
+    bench_map::<_, _, MapReader<AddrKey, u64, AddrHashBuilder>>(
+        c,
+        "addrkey",
+        |i| AddrKey::new(ip_key(i)),
+        false,
+    );
+    if std::env::var_os("LOOKUP_V4_ONLY").is_some() {
+        bench_map::<_, _, MapReader<IpAddr, u64>>(c, "ip4", ip4_key, false);
+        bench_map::<_, _, AddrMapReader<IpAddr, u64>>(c, "ip4key", ip4_key, false);
+    }
 }
 
 /// CPU time of the calling thread, in nanoseconds.

@@ -5,6 +5,11 @@
 //! [`TableReaders`] per worker. Values are immutable once inserted; a change
 //! is a replacement, and the old value is freed only after every worker has
 //! passed a quiescent point.
+//!
+//! The tables keyed by IP address (`by_ip`, `by_ip_port`, `contacts`,
+//! `sa_out`) are [`AddrMap`]s: they take `IpAddr`-based keys and store them
+//! as the compact [`AddrKey`] (branch-free hash and compare). An IPv4 address
+//! and its IPv4-mapped IPv6 form are different keys.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,7 +21,34 @@ use control::types::{BindingKey, Identity, Transport};
 use hashbrown::HashMap;
 
 use crate::esp::{InboundSa, OutboundSa};
-use crate::table::{Guard, LfMap, MapReader, MapWriter, QsbrDomain};
+use crate::table::{
+    AddrKey, AddrMap, AddrMapReader, AddrMapWriter, CompactKey, Guard, LfMap, MapReader, MapWriter,
+    QsbrDomain,
+};
+
+/// The [`AddrKey`] tag of a transport.
+#[inline(always)]
+fn transport_tag(t: Transport) -> u8 {
+    match t {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+    }
+}
+
+impl CompactKey for (IpAddr, u16, Transport) {
+    #[inline(always)]
+    fn compact(&self) -> AddrKey {
+        AddrKey::with_port(self.0, self.1, transport_tag(self.2))
+    }
+    fn expand(k: &AddrKey) -> Self {
+        let t = if k.tag() == transport_tag(Transport::Tcp) {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        (k.ip(), k.port(), t)
+    }
+}
 
 /// Who sits behind an Annex N binding or a registered contact.
 #[derive(Debug)]
@@ -94,14 +126,14 @@ pub struct TableWriters {
     /// Inbound SPI → SA entry.
     pub sa_in: MapWriter<u32, InboundEntry>,
     /// (UE IP, UE port) → outbound SA toward it.
-    pub sa_out: MapWriter<(IpAddr, u16), OutboundEntry>,
+    pub sa_out: AddrMapWriter<(IpAddr, u16), OutboundEntry>,
     sets: HashMap<SaSetId, SetRecord>,
     /// Source IP → Annex N binding (no outbound).
-    pub by_ip: MapWriter<IpAddr, Binding>,
+    pub by_ip: AddrMapWriter<IpAddr, Binding>,
     /// (Source IP, port, transport) → Annex N binding (RFC 5626 outbound).
-    pub by_ip_port: MapWriter<(IpAddr, u16, Transport), Binding>,
+    pub by_ip_port: AddrMapWriter<(IpAddr, u16, Transport), Binding>,
     /// (UE IP, port) → registered contact, for requests from the core.
-    pub contacts: MapWriter<(IpAddr, u16), Binding>,
+    pub contacts: AddrMapWriter<(IpAddr, u16), Binding>,
 }
 
 /// The reader side of every table; one clone per worker.
@@ -110,22 +142,22 @@ pub struct TableReaders {
     /// See [`TableWriters::sa_in`].
     pub sa_in: MapReader<u32, InboundEntry>,
     /// See [`TableWriters::sa_out`].
-    pub sa_out: MapReader<(IpAddr, u16), OutboundEntry>,
+    pub sa_out: AddrMapReader<(IpAddr, u16), OutboundEntry>,
     /// See [`TableWriters::by_ip`].
-    pub by_ip: MapReader<IpAddr, Binding>,
+    pub by_ip: AddrMapReader<IpAddr, Binding>,
     /// See [`TableWriters::by_ip_port`].
-    pub by_ip_port: MapReader<(IpAddr, u16, Transport), Binding>,
+    pub by_ip_port: AddrMapReader<(IpAddr, u16, Transport), Binding>,
     /// See [`TableWriters::contacts`].
-    pub contacts: MapReader<(IpAddr, u16), Binding>,
+    pub contacts: AddrMapReader<(IpAddr, u16), Binding>,
 }
 
 /// Build every table in `domain`, each pre-sized for `capacity` entries.
 pub fn tables(domain: &QsbrDomain, capacity: usize) -> (TableWriters, TableReaders) {
-    let (by_ip, r_ip) = LfMap::with_capacity(domain, capacity);
-    let (by_ip_port, r_ipp) = LfMap::with_capacity(domain, capacity);
-    let (contacts, r_c) = LfMap::with_capacity(domain, capacity);
+    let (by_ip, r_ip) = AddrMap::with_capacity(domain, capacity);
+    let (by_ip_port, r_ipp) = AddrMap::with_capacity(domain, capacity);
+    let (contacts, r_c) = AddrMap::with_capacity(domain, capacity);
     let (sa_in, r_si) = LfMap::with_capacity(domain, capacity);
-    let (sa_out, r_so) = LfMap::with_capacity(domain, capacity);
+    let (sa_out, r_so) = AddrMap::with_capacity(domain, capacity);
     (
         TableWriters {
             sa_in,
@@ -339,9 +371,28 @@ impl TableReaders {
     /// first, then the IP-only entry.
     #[inline]
     pub fn sender<'a>(&'a self, g: &Guard<'a>, ip: IpAddr, port: u16, t: Transport) -> Option<&'a Binding> {
-        self.by_ip_port
-            .get(g, &(ip, port, t))
-            .or_else(|| self.by_ip.get(g, &ip))
+        self.sender_key(g, AddrKey::new(ip), port, t)
+    }
+
+    /// [`TableReaders::sender`] for an address already in [`AddrKey`] form
+    /// (port and tag ignored), e.g. built from the header bytes in the
+    /// parser's per-family branch, so the lookup has no family branch of its
+    /// own. The per-port table is skipped while it is empty (most
+    /// deployments bind by address only).
+    #[inline]
+    pub fn sender_key<'a>(
+        &'a self,
+        g: &Guard<'a>,
+        ip: AddrKey,
+        port: u16,
+        t: Transport,
+    ) -> Option<&'a Binding> {
+        if !self.by_ip_port.is_empty() {
+            if let Some(b) = self.by_ip_port.get_compact(g, &ip.at(port, transport_tag(t))) {
+                return Some(b);
+            }
+        }
+        self.by_ip.get_compact(g, &ip.at(0, 0))
     }
 
     /// The hash of the Annex N binding table [`TableReaders::sender`] falls
@@ -351,6 +402,13 @@ impl TableReaders {
     #[inline]
     pub fn sender_hash(&self, ip: IpAddr) -> u64 {
         self.by_ip.hash_key(&ip)
+    }
+
+    /// [`TableReaders::sender_hash`] for an address in [`AddrKey`] form
+    /// (port and tag ignored).
+    #[inline]
+    pub fn sender_hash_key(&self, ip: AddrKey) -> u64 {
+        self.by_ip.hash_compact(&ip.at(0, 0))
     }
 
     /// Start loading the table line a sender lookup reads.
@@ -369,9 +427,13 @@ impl TableReaders {
     /// binding.
     #[inline]
     pub fn contact<'a>(&'a self, g: &Guard<'a>, ip: IpAddr, port: u16) -> Option<&'a Binding> {
-        self.contacts
-            .get(g, &(ip, port))
-            .or_else(|| self.by_ip.get(g, &ip))
+        let k = AddrKey::new(ip);
+        if !self.contacts.is_empty() {
+            if let Some(b) = self.contacts.get_compact(g, &k.at(port, 0)) {
+                return Some(b);
+            }
+        }
+        self.by_ip.get_compact(g, &k)
     }
 }
 
@@ -403,6 +465,62 @@ mod tests {
             &*r.sender(&g, ip, 5061, Transport::Udp).unwrap().identity.impi,
             "a@x"
         );
+    }
+
+    #[test]
+    fn address_families_ports_and_transports_stay_apart() {
+        let d = QsbrDomain::new(1);
+        let (mut w, r) = tables(&d, 64);
+        let v4: IpAddr = "10.0.0.2".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        let a = Arc::new(Identity::new("a@x", &["sip:a@x"]));
+        let b = Arc::new(Identity::new("b@x", &["sip:b@x"]));
+        w.bind(BindingKey::Ip(v4), a.clone());
+        w.publish();
+        let rd = d.register().unwrap();
+        {
+            let g = rd.guard();
+            let who = |ip, port, t| r.sender(&g, ip, port, t).map(|b| b.identity.impi.to_string());
+            assert_eq!(who(v4, 5060, Transport::Udp).as_deref(), Some("a@x"));
+            assert_eq!(
+                who(mapped, 5060, Transport::Udp),
+                None,
+                "a v4-mapped v6 source is another sender"
+            );
+            assert!(r.contact(&g, mapped, 5060).is_none());
+            assert!(r.by_ip_port.is_empty());
+        }
+        w.bind(BindingKey::IpPort(mapped, 5060, Transport::Tcp), b);
+        w.publish();
+        let g = rd.guard();
+        let who = |ip, port, t| r.sender(&g, ip, port, t).map(|b| b.identity.impi.to_string());
+        assert_eq!(who(mapped, 5060, Transport::Tcp).as_deref(), Some("b@x"));
+        assert_eq!(
+            who(mapped, 5060, Transport::Udp),
+            None,
+            "transport is part of the key"
+        );
+        assert_eq!(who(mapped, 5061, Transport::Tcp), None, "port is part of the key");
+        assert_eq!(
+            who(v4, 5060, Transport::Tcp).as_deref(),
+            Some("a@x"),
+            "falls back to the v4 binding"
+        );
+        assert_eq!(&*r.contact(&g, mapped, 5060).unwrap().identity.impi, "b@x");
+        assert_eq!(&*r.contact(&g, v4, 5060).unwrap().identity.impi, "a@x");
+        // The split (prefetch) path and the compact-key path agree with `sender`.
+        assert_eq!(r.sender_hash(v4), r.sender_hash_key(AddrKey::new(v4).at(7, 1)));
+        assert_eq!(
+            r.sender_key(&g, AddrKey::new(mapped), 5060, Transport::Tcp)
+                .map(|b| &*b.identity.impi),
+            Some("b@x")
+        );
+        // Writer-side views convert back to the API's keys.
+        let mut keys = Vec::new();
+        w.by_ip_port.for_each(|k, _| keys.push(*k));
+        assert_eq!(keys, vec![(mapped, 5060, Transport::Tcp)]);
+        assert!(w.contacts.contains_key(&(mapped, 5060)));
+        assert!(!w.contacts.contains_key(&(v4, 5060)));
     }
 
     #[test]

@@ -42,7 +42,7 @@
 use core::hash::{BuildHasher, Hash};
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::alloc::{self, Layout};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -475,9 +475,18 @@ enum Garbage<K, V> {
     Table(Box<Table>),
 }
 
+/// A flag alone in its cache line, so that the writer storing it does not
+/// evict the line readers load the table pointer from.
+#[repr(align(64))]
+struct Padded(AtomicBool);
+
 /// State shared by the writer and the readers.
 struct Shared<K, V, S> {
     table: AtomicPtr<Table>,
+    /// Whether the map holds an entry. Stored by the writer only when that
+    /// changes (`Release`, after the slot word), so readers of a map that
+    /// stays empty, or stays non-empty, never miss on it.
+    occupied: Padded,
     hasher: S,
     domain: QsbrDomain,
     domain_id: usize,
@@ -583,6 +592,7 @@ where
         let table = Box::into_raw(Table::new(slots));
         let shared = Arc::new(Shared {
             table: AtomicPtr::new(table),
+            occupied: Padded(AtomicBool::new(false)),
             hasher,
             domain: domain.clone(),
             domain_id: domain.id(),
@@ -786,6 +796,7 @@ where
                 self.put(i, entry);
                 self.tombstones -= 1;
                 self.len += 1;
+                self.mark_occupied();
                 false
             }
             Err((i, false)) => {
@@ -807,8 +818,19 @@ where
                     self.put(i, entry);
                 }
                 self.len += 1;
+                self.mark_occupied();
                 false
             }
+        }
+    }
+
+    /// Tell readers the map holds an entry (after the first insert).
+    #[inline]
+    fn mark_occupied(&self) {
+        if self.len == 1 {
+            // Release: a reader that sees `true` also sees the slot word
+            // published before.
+            self.shared.occupied.0.store(true, Ordering::Release);
         }
     }
 
@@ -867,6 +889,9 @@ where
             }
         }
         self.len -= 1;
+        if self.len == 0 {
+            self.shared.occupied.0.store(false, Ordering::Release);
+        }
         true
     }
 
@@ -1039,6 +1064,17 @@ where
     #[inline]
     pub fn contains_key(&self, guard: &Guard<'_>, key: &K) -> bool {
         self.get(guard, key).is_some()
+    }
+
+    /// Whether the map holds no entry, as of the writer's last insert or
+    /// remove that changed it (one load of a line the writer stores to only
+    /// when the answer changes). A caller can skip a lookup that must miss,
+    /// e.g. in a table most deployments leave empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        // Acquire: pairs with the writer's Release store, so an entry whose
+        // insert made this `true` is visible to a lookup that follows.
+        !self.shared.occupied.0.load(Ordering::Acquire)
     }
 
     /// The hash of `key`, for a lookup split over a burst (see

@@ -5,7 +5,10 @@
 //!   [`QsbrReader`] per worker, the writer's [`RetireList`]);
 //! - [`map`]: [`LfMap`], an open-addressing hash map split into a single
 //!   [`MapWriter`] (the control thread) and cloneable [`MapReader`]s (the
-//!   workers).
+//!   workers);
+//! - [`key`]: [`AddrKey`], the compact key of the tables keyed by IP
+//!   address, and [`AddrMap`], an `LfMap` that stores it but takes the API's
+//!   `IpAddr`-based keys.
 //!
 //! The concrete tables (SPI → SA, IP → Annex N binding, …) are built from
 //! these elsewhere. Several maps share one domain, so each worker holds one
@@ -34,8 +37,10 @@
 //! read-modify-write atomic, and must never free memory a reader could still
 //! reach.
 
+pub mod key;
 pub mod map;
 pub mod qsbr;
 
+pub use key::{AddrHashBuilder, AddrHasher, AddrKey, AddrMap, AddrMapReader, AddrMapWriter, CompactKey};
 pub use map::{DefaultHashBuilder, LfMap, MapMemory, MapReader, MapWriter, BULK};
 pub use qsbr::{DomainFull, Guard, OfflineReader, QsbrDomain, QsbrReader, RetireList};

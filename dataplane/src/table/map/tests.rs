@@ -454,3 +454,23 @@ fn zero_sized_keys_and_values() {
     assert!(w.remove(&()));
     assert_eq!(r.get(&reader.guard(), &()), None);
 }
+
+#[test]
+fn reader_sees_emptiness_change_with_inserts_and_removes() {
+    let d = QsbrDomain::new(1);
+    let (mut w, r) = LfMap::<u32, u32>::with_capacity(&d, 16);
+    assert!(r.is_empty());
+    w.insert(1, 1);
+    assert!(!r.is_empty());
+    w.insert(2, 2);
+    assert!(w.remove(&1));
+    assert!(!r.is_empty(), "one entry left");
+    assert!(w.remove(&2));
+    assert!(r.is_empty());
+    assert!(!w.remove(&2));
+    assert!(r.is_empty(), "a failed remove changes nothing");
+    w.insert(3, 3);
+    w.insert(3, 4);
+    assert!(!r.is_empty());
+    w.publish();
+}
