@@ -43,6 +43,12 @@ fn match_registered<'a>(uri: &Uri<'_>, id: &'a Identity) -> Option<&'a Impu> {
 /// The first URI of a P-Preferred-Identity value that matches a registered
 /// IMPU. Malformed elements match nothing.
 fn match_ppi<'a>(ppi: &[u8], id: &'a Identity) -> Option<&'a Impu> {
+    // The usual value is one registered IMPU in angle brackets, byte for
+    // byte: found without parsing (`Impu::bracketed` is a single name-addr,
+    // what the parse below would find first).
+    if let Some(i) = id.impus.iter().find(|i| i.bracketed() == Some(ppi)) {
+        return Some(i);
+    }
     sip::name_addrs(ppi).filter_map(Result::ok).find_map(|na| {
         // Byte-identical URIs are equivalent: the common case needs no parse.
         id.impus
@@ -335,6 +341,20 @@ mod tests {
         assert_eq!(assert_identity_msg(&m, &id, 0).unwrap().uri(), "tel:+12125550101");
     }
 
+    /// The unparsed shortcut (`<uri>` equal to a registered IMPU) gives what
+    /// the parse gives, and never takes a list for a single element.
+    #[test]
+    fn bracketed_impu_shortcut_agrees_with_the_parse() {
+        let id = alice();
+        let one = assert_identity(Some(b"<sip:alice.work@example.com;user=ip>"), &id, 0);
+        assert_eq!(one.unwrap().uri(), "sip:alice.work@example.com;user=ip");
+        // `<a>, <b>`: starts with '<' and ends with '>', but is a list; its
+        // first element (not registered) is skipped, the second matches.
+        let list = assert_identity(Some(b"<sip:nobody@example.com>, <tel:+12125550101>"), &id, 0);
+        assert_eq!(list.unwrap().uri(), "tel:+12125550101");
+        let list = assert_identity(Some(b"<tel:+12125550101>, <sip:Alice@example.com>"), &id, 0);
+        assert_eq!(list.unwrap().uri(), "tel:+12125550101");
+    }
     #[test]
     fn parse_initial_vs_in_dialog() {
         let buf = request("");

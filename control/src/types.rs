@@ -33,6 +33,8 @@ impl Transport {
 pub struct Impu {
     uri: Box<str>,
     pai_line: Box<[u8]>,
+    /// No angle bracket in the URI: `<uri>` is then one name-addr.
+    plain: bool,
 }
 
 impl Impu {
@@ -44,9 +46,20 @@ impl Impu {
             .into_bytes()
             .into_boxed_slice();
         Impu {
+            plain: !uri.contains(['<', '>']),
             uri: uri.into(),
             pai_line,
         }
+    }
+
+    /// `<uri>`, when that is a single name-addr whose URI is this IMPU's
+    /// byte for byte (the URI holds no angle bracket), for comparing a
+    /// P-Preferred-Identity value without parsing it.
+    #[inline]
+    pub fn bracketed(&self) -> Option<&[u8]> {
+        const PREFIX: usize = "P-Asserted-Identity: ".len();
+        let end = self.pai_line.len().checked_sub(2)?;
+        self.pai_line.get(PREFIX..end).filter(|_| self.plain)
     }
 
     /// The URI.
@@ -158,5 +171,20 @@ impl EncrAlg {
         [EncrAlg::Null, EncrAlg::AesCbc, EncrAlg::AesGcm]
             .into_iter()
             .find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bracketed_form_only_for_uris_without_angle_brackets() {
+        assert_eq!(
+            Impu::new("sip:a@b;user=ip").bracketed(),
+            Some(&b"<sip:a@b;user=ip>"[..])
+        );
+        assert_eq!(Impu::new(" <tel:+1> ").bracketed(), Some(&b"<tel:+1>"[..]));
+        assert_eq!(Impu::new("sip:a>@b").bracketed(), None);
     }
 }

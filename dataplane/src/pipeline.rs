@@ -273,7 +273,7 @@ pub struct Context {
     /// fields, truncated to 32 bits.
     branch_key: Arc<aes::Aes128Enc>,
     /// Seed of the per-transaction nonce hash (fast, not a MAC).
-    nonce_key: foldhash::fast::RandomState,
+    nonce_seed: u64,
 }
 
 impl Context {
@@ -286,7 +286,8 @@ impl Context {
             verify_udp_checksum: cfg.verify_udp_checksum,
             tx_udp_csum_offload: false,
             branch_key: Arc::new(branch_key()),
-            nonce_key: Default::default(),
+            // A random seed: the hash of a constant under a random state.
+            nonce_seed: foldhash::fast::RandomState::default().hash_one(0x5049_4443_u64),
         }
     }
 
@@ -309,17 +310,21 @@ impl Context {
         }
     }
 
-    /// The 32-bit authenticator of a branch body (at most 32 bytes, its
-    /// first byte fixing its length): CBC-MAC with AES, a PRF for messages
-    /// of a fixed length, truncated.
+    /// The 32-bit authenticator of a branch body: its first `n` bytes (at
+    /// most 32, the first byte fixing `n`), the rest of `body` being zero:
+    /// CBC-MAC with AES, a PRF for messages of a fixed length, truncated.
     #[inline]
-    fn mac32(&self, body: &[u8]) -> u32 {
+    fn mac32(&self, body: &[u8; 32], n: usize) -> u32 {
         use aes::cipher::BlockEncrypt;
+        let block = |k: usize| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&body[16 * k..16 * k + 16]);
+            u128::from_ne_bytes(b)
+        };
         let mut state = aes::Block::default();
-        for chunk in body.chunks(16) {
-            for (s, b) in state.iter_mut().zip(chunk) {
-                *s ^= b;
-            }
+        for k in 0..n.div_ceil(16).min(2) {
+            let x = u128::from_ne_bytes(state.into()) ^ block(k);
+            state = x.to_ne_bytes().into();
             self.branch_key.encrypt_block(&mut state);
         }
         u32::from_be_bytes([state[0], state[1], state[2], state[3]])
@@ -365,6 +370,37 @@ fn random(rng: &mut u64) -> u32 {
     (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
 }
 
+/// A seeded hash of an incoming top Via value, the per-transaction nonce of
+/// our branch: retransmissions get the same one, distinct transactions
+/// almost surely not. Uniqueness only: the MAC over the branch token is what
+/// authenticates it. Eight bytes per multiply, the tail as one overlapping
+/// word.
+#[inline]
+fn nonce_of(seed: u64, v: &[u8]) -> u32 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let word = |c: &[u8]| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        u64::from_le_bytes(b)
+    };
+    let mut h = (seed ^ v.len() as u64).wrapping_mul(K);
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        h = (h ^ word(c)).wrapping_mul(K).rotate_left(29);
+    }
+    let tail = if v.len() >= 8 {
+        word(&v[v.len() - 8..])
+    } else {
+        chunks
+            .remainder()
+            .iter()
+            .rev()
+            .fold(0u64, |a, &b| a << 8 | u64::from(b))
+    };
+    h = (h ^ tail).wrapping_mul(K);
+    (h ^ h >> 32) as u32
+}
+
 /// Where a response must go, carried in our Via branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BranchTarget {
@@ -373,18 +409,6 @@ pub struct BranchTarget {
     /// Destination.
     pub addr: SocketAddr,
 }
-
-/// Two lowercase hex digits per byte value.
-static HEX2: [[u8; 2]; 256] = {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [D[i >> 4], D[i & 15]];
-        i += 1;
-    }
-    t
-};
 
 /// The value of a hex digit (either case), or 0xff.
 static UNHEX: [u8; 256] = {
@@ -406,7 +430,7 @@ static UNHEX: [u8; 256] = {
 /// Encode a branch token for `t`, unique per incoming transaction `nonce`,
 /// into `out`; returns its length (≤ 54).
 fn encode_branch(ctx: &Context, t: BranchTarget, nonce: u32, out: &mut [u8; 64]) -> usize {
-    let mut raw = [0u8; 27];
+    let mut raw = [0u8; 32];
     raw[0] = t.side as u8 | if t.addr.is_ipv6() { 2 } else { 0 };
     let mut n = 1;
     match t.addr.ip() {
@@ -422,12 +446,11 @@ fn encode_branch(ctx: &Context, t: BranchTarget, nonce: u32, out: &mut [u8; 64])
     raw[n..n + 2].copy_from_slice(&t.addr.port().to_be_bytes());
     raw[n + 2..n + 6].copy_from_slice(&nonce.to_be_bytes());
     n += 6;
-    let mac = ctx.mac32(&raw[..n]);
+    // Bytes from `n` on are still zero.
+    let mac = ctx.mac32(&raw, n);
     raw[n..n + 4].copy_from_slice(&mac.to_be_bytes());
     n += 4;
-    for (o, b) in out.chunks_exact_mut(2).zip(&raw[..n]) {
-        o.copy_from_slice(&HEX2[usize::from(*b)]);
-    }
+    crate::simd::hex_lower32(&raw, out, n);
     2 * n
 }
 
@@ -451,7 +474,9 @@ pub fn decode_branch(ctx: &Context, hex: &[u8]) -> Option<BranchTarget> {
         return None;
     }
     let mac = u32::from_be_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]);
-    if ctx.mac32(&raw[..n - 4]) != mac {
+    let mut body = [0u8; 32];
+    body[..n - 4].copy_from_slice(&raw[..n - 4]);
+    if ctx.mac32(&body, n - 4) != mac {
         return None;
     }
     let (ip, p) = if v6 {
@@ -947,7 +972,7 @@ fn forward_request<B: Buf>(
         let payload = p.payload(buf.data());
         let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
         // Uniqueness only (the MAC over the token is what authenticates it).
-        ctx.nonce_key.hash_one(v) as u32
+        nonce_of(ctx.nonce_seed, v)
     };
     // Edits from the back: remove every UE-supplied identity header.
     buf.set_len(off + scan.msg_len)
@@ -955,7 +980,9 @@ fn forward_request<B: Buf>(
     let mut msg_len = scan.msg_len;
     let mut cuts: smallvec::SmallVec<[(usize, usize); 6]> = smallvec::SmallVec::new();
     if out == Side::Core {
-        cuts.extend(scan.ppi.iter().chain(scan.pai.iter()).map(|l| (l.start, l.end)));
+        for l in scan.ppi.iter().chain(&scan.pai) {
+            cuts.push((l.start, l.end));
+        }
     }
     // Loose routing (RFC 3261 §16.4): Route entries at the top of the route
     // set that name us (one per side when we record-routed twice) are ours
@@ -964,7 +991,9 @@ fn forward_request<B: Buf>(
         route_cuts(buf.data().get(off..).unwrap_or_default(), scan, ctx, &mut cuts);
     }
     if !cuts.is_empty() {
-        cuts.sort_unstable_by_key(|c| core::cmp::Reverse(c.0));
+        if cuts.len() > 1 {
+            cuts.sort_unstable_by_key(|c| core::cmp::Reverse(c.0));
+        }
         for (s, e) in cuts {
             buf.remove(off + s, e - s).map_err(|_| DropReason::SipMalformed)?;
             msg_len -= e - s;
