@@ -443,7 +443,7 @@ fn parse_ipv4(b: &[u8]) -> core::result::Result<L3Info, DropReason> {
     if hl > ipv4::HEADER_LEN && ipv4::check_options(&hdr[ipv4::HEADER_LEN..]).is_err() {
         return Err(DropReason::Ipv4BadOptions);
     }
-    if checksum::data(hdr) != 0xffff {
+    if checksum::ipv4_header(hdr) != 0xffff {
         return Err(DropReason::Ipv4BadChecksum);
     }
     if be16(hdr, 6) & 0x3fff != 0 {
@@ -460,7 +460,7 @@ fn parse_ipv4(b: &[u8]) -> core::result::Result<L3Info, DropReason> {
         ttl: hdr[8],
         hdr_len: hl,
         l4_len: tl - hl,
-        addr_sum: checksum::data(&hdr[12..20]),
+        addr_sum: checksum::fold_words(&[s >> 16, s & 0xffff, d >> 16, d & 0xffff]),
         src: IpAddr::V4(Ipv4Addr::from(s)),
         dst: IpAddr::V4(Ipv4Addr::from(d)),
     })
