@@ -280,6 +280,79 @@ fn split_odd(bytes: &[u8]) -> (usize, u64) {
     (bytes.len() - odd, last & (odd as u64).wrapping_neg())
 }
 
+/// The body of a vector checksum kernel, following the scheme described
+/// above, for one vector width: the SSE2 and AVX2 kernels differ only in
+/// the vector type and width, the intrinsics, the final reduction and what
+/// takes inputs shorter than one vector.
+#[cfg(target_arch = "x86_64")]
+macro_rules! sum16_kernel {
+    (
+        $bytes:ident, $V:ty, $W:expr, short: $short:expr,
+        load: $load:path, and: $and:path, xor: $xor:path, madd: $madd:path, add: $add:path,
+        set1: $set1:path, zero: $zero:path, reduce: $reduce:expr $(,)?
+    ) => {{
+        const W: usize = $W;
+        if $bytes.len() < W {
+            return $short;
+        }
+        let (len, last) = split_odd($bytes);
+        let flip = $set1(i16::MIN);
+        let ones = $set1(1);
+        let word_pairs = |v: $V| $madd($xor(v, flip), ones);
+        // `a0` plus the vectors of `run`, a whole number of them.
+        let sum_vectors = |mut a0: $V, run: &[u8]| {
+            let mut a1 = $zero();
+            let mut quads = run.chunks_exact(4 * W);
+            for q in &mut quads {
+                let p = q.as_ptr() as *const $V;
+                // SAFETY: `q` holds exactly four vectors.
+                let v = unsafe { [$load(p), $load(p.add(1)), $load(p.add(2)), $load(p.add(3))] };
+                a0 = $add(a0, word_pairs(v[0]));
+                a1 = $add(a1, word_pairs(v[1]));
+                a0 = $add(a0, word_pairs(v[2]));
+                a1 = $add(a1, word_pairs(v[3]));
+            }
+            // Up to three vectors are left: a pair, then maybe the last one.
+            let r = quads.remainder();
+            let p = r.as_ptr() as *const $V;
+            if r.len() >= 2 * W {
+                // SAFETY: `r` holds at least two vectors.
+                let v = unsafe { [$load(p), $load(p.add(1))] };
+                a0 = $add(a0, word_pairs(v[0]));
+                a1 = $add(a1, word_pairs(v[1]));
+            }
+            if r.len() & W != 0 {
+                // SAFETY: `r` holds one or three vectors; this loads the last.
+                let v = unsafe { $load(p.add(r.len() / W - 1)) };
+                a0 = $add(a0, word_pairs(v));
+            }
+            $add(a0, a1)
+        };
+        let reduce = $reduce;
+        // SAFETY: `W <= len <= bytes.len()`, so bytes `len - W .. len` lie in
+        // the slice; `W <= 32` and `len % W < W`, so the mask,
+        // `TAIL_MASK[32 - W + len % W ..][..W]`, lies in the 64-byte table.
+        let tail = unsafe {
+            let v = $load($bytes.as_ptr().add(len - W) as *const $V);
+            let m = $load(TAIL_MASK.as_ptr().add(32 - W + len % W) as *const $V);
+            $and(v, m)
+        };
+        let mut body = $bytes.get(..len - len % W).unwrap_or_default();
+        let mut acc = word_pairs(tail);
+        let mut total = 0i64;
+        while body.len() > SUM_RUN * W {
+            let (run, rest) = body.split_at(SUM_RUN * W);
+            total += reduce(sum_vectors(acc, run));
+            acc = $zero();
+            body = rest;
+        }
+        total += reduce(sum_vectors(acc, body));
+        // Every vector summed, the tail included, added 0x8000 less per word.
+        let vectors = (len / W + 1) as i64;
+        (total + vectors * (W as i64 / 2) * 0x8000) as u64 + last
+    }};
+}
+
 /// The SSE2 kernel: 16-byte vectors, with the scheme described above.
 /// Inputs shorter than 16 bytes go to the portable loop. SSE2 is part of
 /// the x86_64 baseline, so calling this is always sound.
@@ -288,72 +361,19 @@ fn split_odd(bytes: &[u8]) -> (usize, u64) {
 #[inline(never)]
 fn sum16_ne_sse2(bytes: &[u8]) -> u64 {
     use core::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_and_si128, _mm_cvtsi128_si32, _mm_loadu_si128 as load, _mm_madd_epi16,
+        __m128i, _mm_add_epi32, _mm_and_si128, _mm_cvtsi128_si32, _mm_loadu_si128, _mm_madd_epi16,
         _mm_set1_epi16, _mm_setzero_si128, _mm_shuffle_epi32, _mm_xor_si128,
     };
-    const W: usize = 16;
-    if bytes.len() < W {
-        return sum16_ne_portable(bytes);
-    }
-    let (len, last) = split_odd(bytes);
-    let flip = _mm_set1_epi16(i16::MIN);
-    let ones = _mm_set1_epi16(1);
-    let word_pairs = |v: __m128i| _mm_madd_epi16(_mm_xor_si128(v, flip), ones);
-    // `a0` plus the vectors of `run`, a whole number of them.
-    let sum_vectors = |mut a0: __m128i, run: &[u8]| {
-        let mut a1 = _mm_setzero_si128();
-        let mut quads = run.chunks_exact(4 * W);
-        for q in &mut quads {
-            let p = q.as_ptr() as *const __m128i;
-            // SAFETY: `q` holds exactly four vectors.
-            let v = unsafe { [load(p), load(p.add(1)), load(p.add(2)), load(p.add(3))] };
-            a0 = _mm_add_epi32(a0, word_pairs(v[0]));
-            a1 = _mm_add_epi32(a1, word_pairs(v[1]));
-            a0 = _mm_add_epi32(a0, word_pairs(v[2]));
-            a1 = _mm_add_epi32(a1, word_pairs(v[3]));
-        }
-        // Up to three vectors are left: a pair, then maybe the last one.
-        let r = quads.remainder();
-        let p = r.as_ptr() as *const __m128i;
-        if r.len() >= 2 * W {
-            // SAFETY: `r` holds at least two vectors.
-            let v = unsafe { [load(p), load(p.add(1))] };
-            a0 = _mm_add_epi32(a0, word_pairs(v[0]));
-            a1 = _mm_add_epi32(a1, word_pairs(v[1]));
-        }
-        if r.len() & W != 0 {
-            // SAFETY: `r` holds one or three vectors; this loads the last.
-            let v = unsafe { load(p.add(r.len() / W - 1)) };
-            a0 = _mm_add_epi32(a0, word_pairs(v));
-        }
-        _mm_add_epi32(a0, a1)
-    };
-    let reduce = |s: __m128i| {
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-        i64::from(_mm_cvtsi128_si32(s))
-    };
-    // SAFETY: `W <= len <= bytes.len()`, so bytes `len - W .. len` lie in
-    // the slice; `len % W < W`, so the mask, `TAIL_MASK[32 - W + len % W
-    // ..][..W]`, lies in the 64-byte table.
-    let tail = unsafe {
-        let v = load(bytes.as_ptr().add(len - W) as *const __m128i);
-        let m = load(TAIL_MASK.as_ptr().add(32 - W + len % W) as *const __m128i);
-        _mm_and_si128(v, m)
-    };
-    let mut body = bytes.get(..len - len % W).unwrap_or_default();
-    let mut acc = word_pairs(tail);
-    let mut total = 0i64;
-    while body.len() > SUM_RUN * W {
-        let (run, rest) = body.split_at(SUM_RUN * W);
-        total += reduce(sum_vectors(acc, run));
-        acc = _mm_setzero_si128();
-        body = rest;
-    }
-    total += reduce(sum_vectors(acc, body));
-    // Every vector summed, the tail included, added 0x8000 less per word.
-    let vectors = (len / W + 1) as i64;
-    (total + vectors * (W as i64 / 2) * 0x8000) as u64 + last
+    sum16_kernel!(
+        bytes, __m128i, 16, short: sum16_ne_portable(bytes),
+        load: _mm_loadu_si128, and: _mm_and_si128, xor: _mm_xor_si128, madd: _mm_madd_epi16,
+        add: _mm_add_epi32, set1: _mm_set1_epi16, zero: _mm_setzero_si128,
+        reduce: |s: __m128i| {
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+            i64::from(_mm_cvtsi128_si32(s))
+        },
+    )
 }
 
 /// The AVX2 kernel: 32-byte vectors, with the scheme described above.
@@ -366,73 +386,20 @@ fn sum16_ne_sse2(bytes: &[u8]) -> u64 {
 unsafe fn sum16_ne_avx2(bytes: &[u8]) -> u64 {
     use core::arch::x86_64::{
         __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_castsi256_si128, _mm256_extracti128_si256,
-        _mm256_loadu_si256 as load, _mm256_madd_epi16, _mm256_set1_epi16, _mm256_setzero_si256,
-        _mm256_xor_si256, _mm_add_epi32, _mm_cvtsi128_si32, _mm_shuffle_epi32,
+        _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_xor_si256,
+        _mm_add_epi32, _mm_cvtsi128_si32, _mm_shuffle_epi32,
     };
-    const W: usize = 32;
-    if bytes.len() < W {
-        return sum16_ne_sse2(bytes);
-    }
-    let (len, last) = split_odd(bytes);
-    let flip = _mm256_set1_epi16(i16::MIN);
-    let ones = _mm256_set1_epi16(1);
-    let word_pairs = |v: __m256i| _mm256_madd_epi16(_mm256_xor_si256(v, flip), ones);
-    // `a0` plus the vectors of `run`, a whole number of them.
-    let sum_vectors = |mut a0: __m256i, run: &[u8]| {
-        let mut a1 = _mm256_setzero_si256();
-        let mut quads = run.chunks_exact(4 * W);
-        for q in &mut quads {
-            let p = q.as_ptr() as *const __m256i;
-            // SAFETY: `q` holds exactly four vectors.
-            let v = unsafe { [load(p), load(p.add(1)), load(p.add(2)), load(p.add(3))] };
-            a0 = _mm256_add_epi32(a0, word_pairs(v[0]));
-            a1 = _mm256_add_epi32(a1, word_pairs(v[1]));
-            a0 = _mm256_add_epi32(a0, word_pairs(v[2]));
-            a1 = _mm256_add_epi32(a1, word_pairs(v[3]));
-        }
-        // Up to three vectors are left: a pair, then maybe the last one.
-        let r = quads.remainder();
-        let p = r.as_ptr() as *const __m256i;
-        if r.len() >= 2 * W {
-            // SAFETY: `r` holds at least two vectors.
-            let v = unsafe { [load(p), load(p.add(1))] };
-            a0 = _mm256_add_epi32(a0, word_pairs(v[0]));
-            a1 = _mm256_add_epi32(a1, word_pairs(v[1]));
-        }
-        if r.len() & W != 0 {
-            // SAFETY: `r` holds one or three vectors; this loads the last.
-            let v = unsafe { load(p.add(r.len() / W - 1)) };
-            a0 = _mm256_add_epi32(a0, word_pairs(v));
-        }
-        _mm256_add_epi32(a0, a1)
-    };
-    let reduce = |s: __m256i| {
-        let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-        i64::from(_mm_cvtsi128_si32(s))
-    };
-    // SAFETY: `W <= len <= bytes.len()`, so bytes `len - W .. len` lie in
-    // the slice; `len % W < W`, so the mask, `TAIL_MASK[len % W ..][..W]`,
-    // lies in the 64-byte table.
-    let tail = unsafe {
-        let v = load(bytes.as_ptr().add(len - W) as *const __m256i);
-        let m = load(TAIL_MASK.as_ptr().add(len % W) as *const __m256i);
-        _mm256_and_si256(v, m)
-    };
-    let mut body = bytes.get(..len - len % W).unwrap_or_default();
-    let mut acc = word_pairs(tail);
-    let mut total = 0i64;
-    while body.len() > SUM_RUN * W {
-        let (run, rest) = body.split_at(SUM_RUN * W);
-        total += reduce(sum_vectors(acc, run));
-        acc = _mm256_setzero_si256();
-        body = rest;
-    }
-    total += reduce(sum_vectors(acc, body));
-    // Every vector summed, the tail included, added 0x8000 less per word.
-    let vectors = (len / W + 1) as i64;
-    (total + vectors * (W as i64 / 2) * 0x8000) as u64 + last
+    sum16_kernel!(
+        bytes, __m256i, 32, short: sum16_ne_sse2(bytes),
+        load: _mm256_loadu_si256, and: _mm256_and_si256, xor: _mm256_xor_si256, madd: _mm256_madd_epi16,
+        add: _mm256_add_epi32, set1: _mm256_set1_epi16, zero: _mm256_setzero_si256,
+        reduce: |s: __m256i| {
+            let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+            i64::from(_mm_cvtsi128_si32(s))
+        },
+    )
 }
 
 /// `a + b` with end-around carry: a wrapped sum is at most 2^64 - 2, so
