@@ -1103,10 +1103,24 @@ where
         self.check(guard);
         let t = self.table(guard);
         let slots = t.slots.as_ptr() as *const AtomicU64;
-        let s = Scan::group(slots, hash as usize & t.mask & !(GROUP - 1), hash);
-        if s.cand != 0 {
-            let w = s.words[s.cand.trailing_zeros() as usize];
-            prefetch(self.shared.arena.cell(index_of(w)) as *const u8);
+        let g = hash as usize & t.mask & !(GROUP - 1);
+        // SAFETY (both loads): `g` is a group start inside the table, and a
+        // table holds whole groups (len >= MIN_SLOTS, a multiple of GROUP).
+        let word = |j: usize| unsafe { &*slots.add(g + j) }.load(Ordering::Relaxed);
+        // Cheaper than `Scan::group`, as a hint may be: slots whose tag
+        // matches, ignoring where the chain ends; the first that holds an
+        // entry is prefetched.
+        let mut cand = 0u32;
+        for j in 0..GROUP {
+            cand |= u32::from((word(j) ^ hash) >> 32 == 0) << j;
+        }
+        while cand != 0 {
+            let w = word(cand.trailing_zeros() as usize);
+            if tag_matches(w, hash) {
+                prefetch(self.shared.arena.cell(index_of(w)) as *const u8);
+                return;
+            }
+            cand &= cand - 1;
         }
     }
 
