@@ -173,10 +173,18 @@ fn is_ws(c: u8) -> bool {
 }
 
 fn parse_uint(v: &[u8]) -> Option<usize> {
-    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || v.len() > 9 {
         return None;
     }
-    Some(v.iter().fold(0usize, |a, d| a * 10 + usize::from(d - b'0')))
+    let mut n = 0usize;
+    for &c in v {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + usize::from(d);
+    }
+    Some(n)
 }
 
 /// Whether a To header value carries a `tag` parameter (outside the URI).
@@ -391,10 +399,13 @@ pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
         // The value without the whitespace around it (a colon is never the
         // line's CR, so `colon < value_end`).
         let value_end = end - 2;
-        let raw = p.get(colon + 1..value_end).unwrap_or_default();
-        let lead = raw.iter().position(|&c| !is_ws(c)).unwrap_or(raw.len());
-        let trail = raw[lead..].iter().rev().position(|&c| !is_ws(c)).unwrap_or(0);
-        let (vs, ve) = (colon + 1 + lead, value_end - trail);
+        let (mut vs, mut ve) = (colon + 1, value_end);
+        while vs < ve && p.get(vs).is_some_and(|&c| is_ws(c)) {
+            vs += 1;
+        }
+        while ve > vs && p.get(ve - 1).is_some_and(|&c| is_ws(c)) {
+            ve -= 1;
+        }
         let line = Line {
             start: pos,
             value: vs,
@@ -564,7 +575,18 @@ pub fn via_param<'a>(via: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 /// Decrement a Max-Forwards value in place, keeping its width ("10" → "09").
 /// Returns false when it is already zero or not a number.
 pub fn decrement_max_forwards(v: &mut [u8]) -> bool {
-    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) || v.iter().all(|&d| d == b'0') {
+    if v.is_empty() || v.len() > 9 {
+        return false;
+    }
+    // One pass: every byte a digit, and not all of them zero.
+    let mut nonzero = false;
+    for &c in v.iter() {
+        if !c.is_ascii_digit() {
+            return false;
+        }
+        nonzero |= c != b'0';
+    }
+    if !nonzero {
         return false;
     }
     for d in v.iter_mut().rev() {
