@@ -26,6 +26,9 @@ impl Transport {
     }
 }
 
+/// What precedes `<uri>` in an [`Impu`]'s P-Asserted-Identity line.
+const PAI_PREFIX: &str = "P-Asserted-Identity: ";
+
 /// One registered public user identity (IMPU), with the header line the data
 /// plane inserts when it asserts it, computed once at registration so that
 /// workers never format strings.
@@ -42,9 +45,7 @@ impl Impu {
     /// (without angle brackets).
     pub fn new(uri: &str) -> Self {
         let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
-        let pai_line = format!("P-Asserted-Identity: <{uri}>\r\n")
-            .into_bytes()
-            .into_boxed_slice();
+        let pai_line = format!("{PAI_PREFIX}<{uri}>\r\n").into_bytes().into_boxed_slice();
         Impu {
             plain: !uri.contains(['<', '>']),
             uri: uri.into(),
@@ -57,9 +58,8 @@ impl Impu {
     /// P-Preferred-Identity value without parsing it.
     #[inline]
     pub fn bracketed(&self) -> Option<&[u8]> {
-        const PREFIX: usize = "P-Asserted-Identity: ".len();
         let end = self.pai_line.len().checked_sub(2)?;
-        self.pai_line.get(PREFIX..end).filter(|_| self.plain)
+        self.pai_line.get(PAI_PREFIX.len()..end).filter(|_| self.plain)
     }
 
     /// The URI.
