@@ -58,6 +58,85 @@ pub fn eq_mask64(chunk: &[u8], needle: u8) -> u64 {
     eq_mask64_portable(chunk, needle)
 }
 
+/// [`eq_mask64`] for two needles at once, over a chunk of at least 64
+/// bytes (one set of loads); shorter chunks take [`eq_mask64`] twice.
+#[inline(always)]
+pub fn eq_mask64x2(chunk: &[u8], a: u8, b: u8) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if chunk.len() >= 64 {
+        use core::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: four unaligned 16-byte loads at offsets 0, 16, 32 and 48 of
+        // a slice at least 64 bytes long, all in bounds. SSE2 is part of the
+        // x86_64 baseline.
+        unsafe {
+            let (na, nb) = (_mm_set1_epi8(a as i8), _mm_set1_epi8(b as i8));
+            let p = chunk.as_ptr() as *const __m128i;
+            let v = [
+                _mm_loadu_si128(p),
+                _mm_loadu_si128(p.add(1)),
+                _mm_loadu_si128(p.add(2)),
+                _mm_loadu_si128(p.add(3)),
+            ];
+            let m = |n: __m128i| {
+                let k = |i: usize| _mm_movemask_epi8(_mm_cmpeq_epi8(v[i], n)) as u16 as u64;
+                k(0) | k(1) << 16 | k(2) << 32 | k(3) << 48
+            };
+            return (m(na), m(nb));
+        }
+    }
+    (eq_mask64(chunk, a), eq_mask64(chunk, b))
+}
+
+/// Run `f` compiled for the x86-64-v3 feature set (AVX2, BMI1, BMI2,
+/// LZCNT, POPCNT) when the CPU has it (checked once), else as the build
+/// targets. Code that `f` inlines (the `#[inline(always)]` kernels here)
+/// then gets the three-operand VEX forms of the same 128-bit instructions:
+/// fewer register copies on the per-line paths. Pass a closure marked
+/// `#[inline(always)]`, or its body stays compiled for the baseline.
+#[inline(always)]
+pub fn v3<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if has_v3() {
+        // SAFETY: the CPU has every feature `run_v3` is compiled for.
+        return unsafe { run_v3(f) };
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,bmi1,bmi2,lzcnt,popcnt")]
+unsafe fn run_v3<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Whether the CPU has what [`v3`] compiles for: 0 not checked yet, 1 no,
+/// 2 yes.
+#[cfg(target_arch = "x86_64")]
+static HAS_V3: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn has_v3() -> bool {
+    match HAS_V3.load(core::sync::atomic::Ordering::Relaxed) {
+        0 => has_v3_detect(),
+        v => v == 2,
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[cold]
+fn has_v3_detect() -> bool {
+    let has = std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("bmi1")
+        && std::is_x86_feature_detected!("bmi2")
+        && std::is_x86_feature_detected!("lzcnt")
+        && std::is_x86_feature_detected!("popcnt");
+    HAS_V3.store(1 + u8::from(has), core::sync::atomic::Ordering::Relaxed);
+    has
+}
+
 /// The portable form of [`eq_mask64`].
 #[inline]
 pub fn eq_mask64_portable(chunk: &[u8], needle: u8) -> u64 {
@@ -100,6 +179,147 @@ pub fn alpha_dash_run16(p: &[u8]) -> usize {
         .take(16)
         .position(|c| !(c.is_ascii_alphabetic() || *c == b'-'))
         .unwrap_or(p.len().min(16))
+}
+
+/// Up to 16 header names (letters and `-`, 1 to 31 bytes) that
+/// [`header_name32`] recognises, each with a nonzero kind, at the slot
+/// [`NameTable::slot`] gives it.
+pub struct NameTable {
+    pat: [[u8; 32]; 16],
+    len: [u8; 16],
+    kind: [u8; 16],
+}
+
+impl NameTable {
+    /// Where a name of `n` bytes whose first byte lowercases to `c` sits.
+    #[inline(always)]
+    pub const fn slot(n: usize, c: u8) -> usize {
+        ((c >> 1) as usize + 4 * n) & 15
+    }
+
+    /// A table of `names` (any case; stored lowercase). Fails to build
+    /// (a panic in const evaluation) when two names share a slot, a name is
+    /// empty or longer than 31 bytes, holds other bytes than letters and `-`,
+    /// or a kind is zero.
+    pub const fn new(names: &[(&[u8], u8)]) -> Self {
+        let mut t = NameTable {
+            pat: [[0; 32]; 16],
+            len: [0; 16],
+            kind: [0; 16],
+        };
+        let mut k = 0;
+        while k < names.len() {
+            let (name, kind) = names[k];
+            assert!(!name.is_empty() && name.len() < 32 && kind != 0);
+            let slot = Self::slot(name.len(), name[0] | 0x20);
+            assert!(t.kind[slot] == 0, "two names share a slot");
+            let mut i = 0;
+            while i < name.len() {
+                let c = name[i] | 0x20;
+                assert!(c == b'-' || (c >= b'a' && c <= b'z'));
+                t.pat[slot][i] = c;
+                i += 1;
+            }
+            t.len[slot] = name.len() as u8;
+            t.kind[slot] = kind;
+            k += 1;
+        }
+        t
+    }
+}
+
+/// The LFs in the 64 bytes of `p` from `at` (bytes past the end of `p`
+/// read as zeros): bit `i` set when `p[at + i]` is LF. A header line is
+/// nearly always shorter, so this finds its end without a branch on where
+/// a 64-byte block ends.
+#[inline(always)]
+pub fn lf_mask64(p: &[u8], at: usize) -> u64 {
+    match p.get(at..at + 64) {
+        Some(b) => eq_mask64(b, b'\n'),
+        None => lf_mask64_short(p.get(at..).unwrap_or_default()),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn lf_mask64_short(p: &[u8]) -> u64 {
+    eq_mask64(p, b'\n')
+}
+
+/// The header name at `p[at..]`, looked at 32 bytes at once: the length of
+/// the leading run of ASCII letters and `-` (at most 32; bytes past the end
+/// of `p` end it), and the kind `t` gives that run when the run is one of
+/// its names, ignoring ASCII case (else 0). Branch-free: which lines are
+/// names of `t` changes from line to line, and so would a branch.
+#[inline(always)]
+pub fn header_name32(p: &[u8], at: usize, t: &NameTable) -> (usize, u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{
+            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_cvtsi128_si32,
+            _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let Some(b) = p.get(at..at + 32) else {
+            return header_name32_short(p.get(at..).unwrap_or_default(), t);
+        };
+        // SAFETY: unaligned 16-byte loads from a 32-byte slice and from a
+        // table row of 32 bytes (its slot is masked to 0..16), all in
+        // bounds. SSE2 is part of the x86_64 baseline.
+        unsafe {
+            let ptr = b.as_ptr() as *const __m128i;
+            let (v0, v1) = (_mm_loadu_si128(ptr), _mm_loadu_si128(ptr.add(1)));
+            let mask = |x: __m128i| _mm_movemask_epi8(x) as u32 & 0xffff;
+            let class = |v: __m128i| {
+                // ASCII letters: (c | 0x20) in 'a'..='z' (bytes >= 0x80 are
+                // negative and fail the lower bound); or '-'.
+                let lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                let alpha = _mm_and_si128(
+                    _mm_cmpgt_epi8(lower, _mm_set1_epi8(b'a' as i8 - 1)),
+                    _mm_cmplt_epi8(lower, _mm_set1_epi8(b'z' as i8 + 1)),
+                );
+                (
+                    lower,
+                    _mm_or_si128(alpha, _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8))),
+                )
+            };
+            let ((l0, c0), (l1, c1)) = (class(v0), class(v1));
+            let run = (!(mask(c0) | mask(c1) << 16)).trailing_zeros();
+            let slot = NameTable::slot(run as usize, _mm_cvtsi128_si32(l0) as u8);
+            let pat = t.pat[slot].as_ptr() as *const __m128i;
+            let same = mask(_mm_cmpeq_epi8(l0, _mm_loadu_si128(pat)))
+                | mask(_mm_cmpeq_epi8(l1, _mm_loadu_si128(pat.add(1)))) << 16;
+            let want = ((1u64 << run) - 1) as u32;
+            let hit = (u32::from(t.len[slot]) ^ run) | (!same & want);
+            (run as usize, t.kind[slot] & 0u8.wrapping_sub(u8::from(hit == 0)))
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    header_name32_portable(p.get(at..).unwrap_or_default(), t)
+}
+
+/// [`header_name32`] near the end of a buffer: the same on a zero-padded
+/// copy.
+#[cold]
+#[inline(never)]
+fn header_name32_short(p: &[u8], t: &NameTable) -> (usize, u8) {
+    let mut pad = [0u8; 32];
+    let n = p.len().min(32);
+    pad[..n].copy_from_slice(&p[..n]);
+    header_name32(&pad, 0, t)
+}
+
+/// The portable form of [`header_name32`] (on `p` from its start).
+pub fn header_name32_portable(p: &[u8], t: &NameTable) -> (usize, u8) {
+    let run = p
+        .iter()
+        .take(32)
+        .position(|c| !(c.is_ascii_alphabetic() || *c == b'-'))
+        .unwrap_or(p.len().min(32));
+    let slot = NameTable::slot(run, p.first().map_or(0, |c| c | 0x20));
+    let hit = run > 0
+        && usize::from(t.len[slot]) == run
+        && p[..run].iter().zip(&t.pat[slot]).all(|(a, b)| a | 0x20 == *b);
+    (run, if hit { t.kind[slot] } else { 0 })
 }
 
 /// The first `n` bytes of `raw` (at most 32) as lowercase hex into
@@ -463,6 +683,65 @@ mod tests {
                 let want: String = raw[..n].iter().map(|x| format!("{x:02x}")).collect();
                 assert_eq!(&a[..2 * n], want.as_bytes());
                 assert_eq!(a[..2 * n], b[..2 * n]);
+            }
+        }
+    }
+
+    #[test]
+    fn header_name_and_lf_mask_match_the_portable_forms_and_plain_loops() {
+        const T: NameTable = NameTable::new(&[
+            (b"via", 1),
+            (b"v", 2),
+            (b"P-Preferred-Identity", 3),
+            (b"max-forwards", 4),
+            (b"Content-Length", 5),
+        ]);
+        let lines: [&[u8]; 14] = [
+            b"Via: x\r\nTo: y\r\n",
+            b"VIA:\r\n",
+            b"Vian: x\n\n",
+            b"Vi : x",
+            b"v:",
+            b"P-Preferred-Identity: <sip:a@b>\r\nP-Preferred-Identity: <sip:a@b>\r\n\r\n",
+            b"p-preferred-identitx: <sip:a@b>",
+            b"MAX-forwards:70",
+            b"X-An-Extremely-Long-Header-Name-Over-32: 1",
+            b"X-An-Extremely-Long-Header-Name-:",
+            b"Call-ID: 1",
+            b"",
+            b"a\x80b",
+            b"Zz[`@{-:",
+        ];
+        let kinds = [
+            (&b"via"[..], 1u8),
+            (b"v", 2),
+            (b"p-preferred-identity", 3),
+            (b"max-forwards", 4),
+            (b"content-length", 5),
+        ];
+        for l in lines {
+            for cut in 0..=l.len() {
+                let p = &l[..cut];
+                let got = header_name32(p, 0, &T);
+                assert_eq!(got, header_name32_portable(p, &T), "{p:?}");
+                let mut shifted = b"xy".to_vec();
+                shifted.extend_from_slice(p);
+                assert_eq!(got, header_name32(&shifted, 2, &T), "{p:?}");
+                let run = p
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic() || **c == b'-')
+                    .take(32)
+                    .count();
+                let lower = p[..run].to_ascii_lowercase();
+                let kind = kinds.iter().find(|k| k.0 == &lower[..]).map_or(0, |k| k.1);
+                assert_eq!(got, (run, kind), "{p:?}");
+                let lf = p
+                    .iter()
+                    .take(64)
+                    .enumerate()
+                    .fold(0u64, |m, (i, c)| m | u64::from(*c == b'\n') << i);
+                assert_eq!(lf_mask64(p, 0), lf, "{p:?}");
+                assert_eq!(lf_mask64(&shifted, 2), lf, "{p:?}");
             }
         }
     }

@@ -121,8 +121,12 @@ fn is_token_char(c: u8) -> bool {
     control::sip::is_token(c)
 }
 
-fn method_of(m: &[u8]) -> Option<Method> {
-    if m.is_empty() || !m.iter().all(|c| is_token_char(*c)) {
+/// The method `m`, which starts a payload whose first `run` bytes are
+/// letters or dashes.
+fn method_of(m: &[u8], run: usize) -> Option<Method> {
+    // Letters and dashes are token characters: a method within that run
+    // (every method in use) needs no byte-by-byte check.
+    if m.is_empty() || (run < m.len() && !m.iter().all(|c| is_token_char(*c))) {
         return None;
     }
     Some(match m {
@@ -156,7 +160,7 @@ fn parse_start(p: &[u8], len: usize) -> Option<StartLine> {
     // payload: a space past the line's end is rejected below).
     let mut sp = crate::simd::Finder::new(p, b' ', 0);
     let sp1 = sp.next().filter(|&i| i < len)?;
-    let method = method_of(&line[..sp1])?;
+    let method = method_of(&line[..sp1], crate::simd::alpha_dash_run16(p))?;
     let sp2 = sp.next().filter(|&i| i < len)?;
     if &line[sp2 + 1..] != b"SIP/2.0" || sp2 == sp1 + 1 {
         return None;
@@ -195,129 +199,77 @@ fn has_tag(v: &[u8]) -> bool {
         Some(i) => &v[i + 1..],
         None => v,
     };
-    params.split(|&c| c == b';').skip(1).any(|p| {
-        let p = p.trim_ascii();
-        p.len() >= 3 && eq_ic(&p[..3], b"tag") && p[3..].trim_ascii_start().starts_with(b"=")
-    })
+    params.split(|&c| c == b';').skip(1).any(is_tag_param)
 }
 
-/// Eight bytes of `p` from `at` as a little-endian word, zero-padded past
-/// the end.
-#[inline(always)]
-fn word(p: &[u8], at: usize) -> u64 {
-    match p.get(at..at + 8) {
-        Some(b) => <[u8; 8]>::try_from(b).map_or(0, u64::from_le_bytes),
-        None => {
-            let mut w = [0u8; 8];
-            for (d, s) in w.iter_mut().zip(p.get(at..).unwrap_or_default()) {
-                *d = *s;
-            }
-            u64::from_le_bytes(w)
-        }
-    }
-}
-
-/// `lit` (at most 24 bytes) as three little-endian words, zero-padded.
-const fn words(lit: &[u8]) -> [u64; 3] {
-    let mut w = [0u64; 3];
-    let mut i = 0;
-    while i < lit.len() {
-        w[i / 8] |= (lit[i] as u64) << (8 * (i % 8));
-        i += 1;
-    }
-    w
-}
-
-/// Whether the `N`-byte header name at `p[at..]` is the name whose
-/// lowercase form (letters and `-`) packs into `want` (see [`words`]),
-/// ignoring ASCII case, eight bytes at a time. The name is known to hold
-/// only token characters: `c | 0x20` is a lowercase letter only for that
-/// letter in either case, and `-` only for `-` (CR would map to it too, and
-/// is no token character), so one OR and one compare per word decide.
-#[inline(always)]
-fn name_is<const N: usize>(p: &[u8], at: usize, want: &[u64; 3]) -> bool {
-    const LOWER: u64 = 0x2020_2020_2020_2020;
-    let mask = |left: usize| {
-        if left >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (8 * left)) - 1
-        }
+/// [`has_tag`] for the To value `p[vs..ve]`: by two 64-byte masks when the
+/// value is shorter than 64 bytes and the payload has 64 bytes from `vs`
+/// (nearly always), so that only the `;` after the URI are looked at.
+fn to_has_tag(p: &[u8], vs: usize, ve: usize) -> bool {
+    let v = p.get(vs..ve).unwrap_or_default();
+    let Some(w) = p.get(vs..vs + 64).filter(|_| v.len() < 64) else {
+        return has_tag(v);
     };
-    let w0 = (word(p, at) | LOWER) & mask(N) == want[0];
-    if N <= 8 {
-        return w0;
+    let keep = (1u64 << v.len()) - 1;
+    let (gt, semi) = crate::simd::eq_mask64x2(w, b'>', b';');
+    let (gt, mut semi) = (gt & keep, semi & keep);
+    if gt != 0 {
+        // Parameters of a name-addr follow its first '>'.
+        semi &= !((2u64 << gt.trailing_zeros()) - 1);
     }
-    let w1 = (word(p, at + 8) | LOWER) & mask(N - 8) == want[1];
-    if N <= 16 {
-        return w0 & w1;
+    while semi != 0 {
+        let i = semi.trailing_zeros() as usize;
+        semi &= semi - 1;
+        let end = if semi != 0 {
+            semi.trailing_zeros() as usize
+        } else {
+            v.len()
+        };
+        if is_tag_param(v.get(i + 1..end).unwrap_or_default()) {
+            return true;
+        }
     }
-    w0 & w1 && (word(p, at + 16) | LOWER) & mask(N.saturating_sub(16)) == want[2]
+    false
 }
 
-/// A header name the scanner compares, as its length and packed words.
-macro_rules! name {
-    ($p:expr, $at:expr, $lit:literal) => {{
-        const W: [u64; 3] = words($lit);
-        name_is::<{ $lit.len() }>($p, $at, &W)
-    }};
+/// Whether a header parameter (the text after its `;`) is `tag=...`.
+fn is_tag_param(p: &[u8]) -> bool {
+    let p = p.trim_ascii();
+    p.len() >= 3 && eq_ic(&p[..3], b"tag") && p[3..].trim_ascii_start().starts_with(b"=")
 }
 
-/// The headers [`scan`] acts on.
-#[derive(Clone, Copy)]
-enum Hdr {
-    Via,
-    To,
-    ContentLength,
-    CSeq,
-    MaxForwards,
-    Pai,
-    Ppi,
-    Route,
+/// The headers [`scan`] acts on, as indexes (`NONE` for every other header).
+mod hdr {
+    pub const NONE: u8 = 0;
+    pub const VIA: u8 = 1;
+    pub const TO: u8 = 2;
+    pub const CONTENT_LENGTH: u8 = 3;
+    pub const CSEQ: u8 = 4;
+    pub const MAX_FORWARDS: u8 = 5;
+    pub const PAI: u8 = 6;
+    pub const PPI: u8 = 7;
+    pub const ROUTE: u8 = 8;
 }
 
-/// Which of the headers the fast path acts on the `n`-byte name at
-/// `p[at..]` is: picked by length, then compared as whole words.
-#[inline(always)]
-fn classify(p: &[u8], at: usize, n: usize) -> Option<Hdr> {
-    match n {
-        1 => match p.get(at).map(|c| c | 0x20) {
-            Some(b'v') => Some(Hdr::Via),
-            Some(b't') => Some(Hdr::To),
-            Some(b'l') => Some(Hdr::ContentLength),
-            _ => None,
-        },
-        2 if name!(p, at, b"to") => Some(Hdr::To),
-        3 if name!(p, at, b"via") => Some(Hdr::Via),
-        4 if name!(p, at, b"cseq") => Some(Hdr::CSeq),
-        5 if name!(p, at, b"route") => Some(Hdr::Route),
-        12 if name!(p, at, b"max-forwards") => Some(Hdr::MaxForwards),
-        14 if name!(p, at, b"content-length") => Some(Hdr::ContentLength),
-        19 if name!(p, at, b"p-asserted-identity") => Some(Hdr::Pai),
-        20 if name!(p, at, b"p-preferred-identity") => Some(Hdr::Ppi),
-        _ => None,
-    }
-}
+/// The names the fast path acts on.
+static NAMES: crate::simd::NameTable = crate::simd::NameTable::new(&[
+    (b"v", hdr::VIA),
+    (b"t", hdr::TO),
+    (b"l", hdr::CONTENT_LENGTH),
+    (b"to", hdr::TO),
+    (b"via", hdr::VIA),
+    (b"cseq", hdr::CSEQ),
+    (b"route", hdr::ROUTE),
+    (b"max-forwards", hdr::MAX_FORWARDS),
+    (b"content-length", hdr::CONTENT_LENGTH),
+    (b"p-asserted-identity", hdr::PAI),
+    (b"p-preferred-identity", hdr::PPI),
+]);
 
-/// The header name of the line `p[pos..nl]` (`nl` its LF, `p[nl - 1]` its
-/// CR): its length and the offset of the colon after it. The name is a run
-/// of token characters from the line start, optionally followed by
-/// whitespace, then the colon (a CR, a NUL or a space inside a name could
-/// make a downstream parser see a header we did not, such as a
-/// P-Asserted-Identity we never removed).
-#[inline(always)]
-fn header_name(p: &[u8], pos: usize, nl: usize) -> Option<(usize, usize)> {
-    // Letters and dashes 16 at a time. The run stops at the latest at the
-    // line's CR, so `pos + run` is inside the line.
-    let run = crate::simd::alpha_dash_run16(p.get(pos..).unwrap_or_default());
-    if run > 0 && run < 16 && p.get(pos + run) == Some(&b':') {
-        return Some((run, pos + run));
-    }
-    header_name_slow(p, pos, nl, run)
-}
-
-/// [`header_name`] for names of 16 or more bytes, with token characters
-/// other than letters and dashes, or with whitespace before the colon.
+/// [`header_name`] for names with token characters other than letters and
+/// dashes, of 32 or more bytes, or with whitespace before the colon: the
+/// name's length and the offset of its colon, or `None` if the line has no
+/// valid name.
 #[cold]
 fn header_name_slow(p: &[u8], pos: usize, nl: usize, run: usize) -> Option<(usize, usize)> {
     let line = p.get(pos..nl)?;
@@ -335,13 +287,125 @@ fn header_name_slow(p: &[u8], pos: usize, nl: usize, run: usize) -> Option<(usiz
     (line.get(j) == Some(&b':')).then_some((n, pos + j))
 }
 
+/// A header line pass 1 of [`scan_into`] found to act on.
+#[derive(Clone, Copy, Default)]
+struct Acted {
+    start: u32,
+    colon: u32,
+    end: u32,
+    /// A `hdr` kind, or [`END`] for the empty line that ends the headers
+    /// (a whole word: no byte packing on the hot path).
+    kind: u32,
+}
+
+/// [`Acted::kind`] of the empty line that ends the headers.
+const END: u32 = 0xff;
+
+impl Acted {
+    /// The line, with its value trimmed of the whitespace around it (a
+    /// colon is never the line's CR, so `colon < value_end`).
+    #[inline(always)]
+    fn line(self, p: &[u8]) -> Line {
+        let (start, colon, end) = (self.start as usize, self.colon as usize, self.end as usize);
+        let (mut vs, mut ve) = (colon + 1, end - 2);
+        while vs < ve && p.get(vs).is_some_and(|&c| is_ws(c)) {
+            vs += 1;
+        }
+        while ve > vs && p.get(ve - 1).is_some_and(|&c| is_ws(c)) {
+            ve -= 1;
+        }
+        Line {
+            start,
+            value: vs,
+            value_end: ve,
+            end,
+        }
+    }
+}
+
+/// Room for the header kinds, [`hdr::NONE`] included (a power of two, so a
+/// kind is masked into range instead of checked).
+const KINDS: usize = 16;
+
+/// Pass 1's notes in the common case, kept without a branch on the kind:
+/// per kind, how many lines, the first and the last.
+struct ByKind {
+    count: [u8; KINDS],
+    at: [[Acted; 2]; KINDS],
+}
+
+impl ByKind {
+    #[inline(always)]
+    fn note(&mut self, a: Acted) {
+        let k = a.kind as usize & (KINDS - 1);
+        let c = self.count[k];
+        self.at[k][usize::from(c != 0)] = a;
+        // At most MAX_HEADER_LINES (128) lines reach here.
+        self.count[k] = c.wrapping_add(1);
+    }
+
+    /// Whether every kind fits: at most two lines of the kinds where all
+    /// (or the first two) lines matter.
+    fn fits(&self) -> bool {
+        [hdr::CONTENT_LENGTH, hdr::PAI, hdr::PPI, hdr::ROUTE]
+            .iter()
+            .all(|&k| self.count[usize::from(k)] <= 2)
+    }
+
+    /// Line `i` (0 or 1) noted of kind `k`.
+    #[inline(always)]
+    fn line(&self, p: &[u8], k: u8, i: usize) -> Line {
+        self.at[usize::from(k) & (KINDS - 1)][i & 1].line(p)
+    }
+
+    /// Pass 2: record what was noted, kind by kind (lines of one kind in
+    /// message order), as [`Scan::act`] would have line by line.
+    #[inline(always)]
+    fn apply(&self, p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
+        let n = |k: u8| usize::from(self.count[usize::from(k)]);
+        let at = |k: u8, i: usize| self.line(p, k, i);
+        if n(hdr::VIA) > 0 {
+            s.top_via = Some(at(hdr::VIA, 0));
+            s.via_lines = n(hdr::VIA);
+        }
+        if n(hdr::TO) > 1 || n(hdr::CSEQ) > 1 || n(hdr::MAX_FORWARDS) > 1 {
+            return Err(DropReason::SipMalformed);
+        }
+        if n(hdr::TO) == 1 {
+            let l = at(hdr::TO, 0);
+            s.to(to_has_tag(p, l.value, l.value_end))?;
+        }
+        for i in 0..n(hdr::CONTENT_LENGTH).min(2) {
+            s.set_cl(at(hdr::CONTENT_LENGTH, i).value(p))?;
+        }
+        s.cseq = (n(hdr::CSEQ) == 1).then(|| at(hdr::CSEQ, 0));
+        s.max_forwards = (n(hdr::MAX_FORWARDS) == 1).then(|| at(hdr::MAX_FORWARDS, 0));
+        // At most two lines of these kinds (see `fits`): the last is the
+        // second.
+        for i in 0..n(hdr::PAI).min(2) {
+            s.pai.push(at(hdr::PAI, i));
+        }
+        for i in 0..n(hdr::PPI).min(2) {
+            s.ppi.push(at(hdr::PPI, i));
+        }
+        for i in 0..n(hdr::ROUTE).min(2) {
+            s.routes.push(at(hdr::ROUTE, i));
+        }
+        Ok(())
+    }
+}
+
+/// How many acted lines the general pass 1 collects before pass 2 takes
+/// them.
+const BATCH: usize = 16;
+
 /// Scan a SIP message in a UDP payload.
 ///
-/// One pass: every line end is found 64 bytes at a time
-/// ([`crate::simd::Finder`]), and each header name is read once, as a run of
-/// token characters that must end at the colon (optionally after
-/// whitespace). Only the names the fast path acts on are compared, chosen by
-/// their length first.
+/// Every line end is found from a 64-byte mask at the line's start, and
+/// each header name is read once, 32 bytes at a time
+/// ([`crate::simd::header_name32`]), as a run of token characters that must
+/// end at the colon (optionally after whitespace). The names the fast path
+/// acts on are recognised by one table probe; see [`scan_into`].
 pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
     let mut s = Scan::EMPTY;
     scan_into(p, &mut s)?;
@@ -350,87 +414,56 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
 
 /// [`scan`] into a [`Scan`] the caller owns (no copy of the result; `s` is
 /// overwritten whole, and is unspecified after an error).
+///
+/// Two passes. Pass 1 ([`lines`]) checks every line (CRLF, a valid name,
+/// folding) from the bytes at its start and notes the lines to act on,
+/// without a branch on which header a line is, and without calls outside
+/// rare paths, so its state stays in registers. In the common case it
+/// notes, per kind, the count and the first and last line ([`ByKind`]),
+/// and pass 2 takes the kinds in a fixed order. A message with more than
+/// two Content-Length, P-Asserted-Identity, P-Preferred-Identity or Route
+/// lines is scanned again, noting every acted line in order
+/// ([`Scan::act`]).
+///
+/// Compiled twice: for the build's target and, run when the CPU has it, for
+/// x86-64-v3 ([`crate::simd::v3`]).
 pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
-    let mut nls = crate::simd::Finder::new(p, b'\n', 0);
-    let first = nls.next().ok_or(DropReason::SipMalformed)?;
+    crate::simd::v3(
+        #[inline(always)]
+        || scan_body(p, s),
+    )
+}
+
+/// The body of [`scan_into`].
+#[inline(always)]
+fn scan_body(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
+    // Offsets are stored as u32 in pass 1.
+    if p.len() > u32::MAX as usize {
+        return Err(DropReason::SipTooLarge);
+    }
+    let lf = crate::simd::lf_mask64(p, 0);
+    let first = if lf != 0 {
+        lf.trailing_zeros() as usize
+    } else {
+        next_lf(p, 64).ok_or(DropReason::SipMalformed)?
+    };
     if first == 0 || p[first - 1] != b'\r' {
         return Err(DropReason::SipMalformed);
     }
     let start = parse_start(p, first - 1).ok_or(DropReason::SipMalformed)?;
     s.reset(start, first + 1);
-    let mut pos = first + 1;
-    let mut lines = 0usize;
-    let mut nl = nls.next().ok_or(DropReason::SipMalformed)?;
-    loop {
-        // `nl > pos` always (Finder yields increasing offsets from `pos` on),
-        // so the line is at least its LF.
-        if p[nl - 1] != b'\r' || nl == pos {
-            return Err(DropReason::SipMalformed);
-        }
-        if nl == pos + 1 {
-            // Empty line: end of headers.
-            s.headers_end = pos;
-            s.body_start = nl + 1;
-            break;
-        }
-        lines += 1;
-        if lines > MAX_HEADER_LINES {
-            return Err(DropReason::SipMalformed);
-        }
-        let (name_len, colon) = header_name(p, pos, nl).ok_or(DropReason::SipMalformed)?;
-        // Fold continuation lines into this header.
-        let mut end = nl + 1;
-        nl = nls.next().ok_or(DropReason::SipMalformed)?;
-        while p.get(end).is_some_and(|&c| is_ws(c)) {
-            if p[nl - 1] != b'\r' {
-                return Err(DropReason::SipMalformed);
-            }
-            end = nl + 1;
-            nl = nls.next().ok_or(DropReason::SipMalformed)?;
-        }
-        let Some(kind) = classify(p, pos, name_len) else {
-            pos = end;
-            continue;
-        };
-        if matches!(kind, Hdr::Route) && s.routes.len() >= 2 {
-            pos = end;
-            continue;
-        }
-        // The value without the whitespace around it (a colon is never the
-        // line's CR, so `colon < value_end`).
-        let value_end = end - 2;
-        let (mut vs, mut ve) = (colon + 1, value_end);
-        while vs < ve && p.get(vs).is_some_and(|&c| is_ws(c)) {
-            vs += 1;
-        }
-        while ve > vs && p.get(ve - 1).is_some_and(|&c| is_ws(c)) {
-            ve -= 1;
-        }
-        let line = Line {
-            start: pos,
-            value: vs,
-            value_end: ve,
-            end,
-        };
-        match kind {
-            Hdr::Via => s.via(line),
-            Hdr::To => s.to(line.value(p))?,
-            Hdr::ContentLength => s.set_cl(line.value(p))?,
-            Hdr::CSeq => {
-                if s.cseq.replace(line).is_some() {
-                    return Err(DropReason::SipMalformed);
-                }
-            }
-            Hdr::MaxForwards => {
-                if s.max_forwards.replace(line).is_some() {
-                    return Err(DropReason::SipMalformed);
-                }
-            }
-            Hdr::Pai => s.pai.push(line),
-            Hdr::Ppi => s.ppi.push(line),
-            Hdr::Route => s.routes.push(line),
-        }
-        pos = end;
+    let mut by_kind = ByKind {
+        count: [0; KINDS],
+        at: [[Acted::default(); 2]; KINDS],
+    };
+    lines(p, s, first + 1, |_, a| {
+        by_kind.note(a);
+        Ok(())
+    })?;
+    if by_kind.fits() {
+        by_kind.apply(p, s)?;
+    } else {
+        rescan(p, s, start, first + 1)?;
     }
     let body_have = p.len() - s.body_start;
     s.msg_len = match s.content_length {
@@ -440,6 +473,158 @@ pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
         None => p.len(),
     };
     Ok(())
+}
+
+/// [`scan_into`] for messages with many lines of a kind: pass 1 again,
+/// noting every acted line in order, in batches.
+#[cold]
+#[inline(never)]
+fn rescan(p: &[u8], s: &mut Scan, start: StartLine, headers_start: usize) -> Result<(), DropReason> {
+    s.reset(start, headers_start);
+    let mut acted = [Acted::default(); BATCH];
+    let mut na = 0usize;
+    lines(p, s, headers_start, |s, a| {
+        if a.kind == u32::from(hdr::NONE) {
+            return Ok(());
+        }
+        acted[na] = a;
+        na += 1;
+        if na == BATCH {
+            s.act(p, &acted)?;
+            na = 0;
+        }
+        Ok(())
+    })?;
+    s.act(p, &acted[..na])
+}
+
+/// Pass 1 of [`scan_into`]: every header line from `pos` to the empty line,
+/// checked; `note` gets every line (of kind [`hdr::NONE`] when we do not
+/// act on it, so that it need not branch on the kind) and `s` the end of
+/// the headers.
+#[inline(always)]
+fn lines(
+    p: &[u8],
+    s: &mut Scan,
+    mut pos: usize,
+    mut note: impl FnMut(&mut Scan, Acted) -> Result<(), DropReason>,
+) -> Result<(), DropReason> {
+    let mut lines = 0usize;
+    while pos + 64 <= p.len() {
+        let a = line(p, p, pos, pos, &mut lines)?;
+        if a.kind == END {
+            return end_of_headers(s, pos);
+        }
+        note(s, a)?;
+        pos = a.end as usize;
+    }
+    lines_near_end(p, s, pos, lines, note)
+}
+
+/// [`lines`] for the lines that start less than 64 bytes before the end of
+/// the payload (every line of a short message without a body): on a
+/// zero-padded copy of the rest, so the 64-byte loads stay whole.
+#[inline(never)]
+fn lines_near_end(
+    p: &[u8],
+    s: &mut Scan,
+    mut pos: usize,
+    mut lines: usize,
+    mut note: impl FnMut(&mut Scan, Acted) -> Result<(), DropReason>,
+) -> Result<(), DropReason> {
+    let mut tail = [0u8; 128];
+    let rest = p.get(pos..).unwrap_or_default();
+    tail[..rest.len().min(64)].copy_from_slice(&rest[..rest.len().min(64)]);
+    let base = pos;
+    // Not inlined into `scan_into`, so compiled for x86-64-v3 here too.
+    crate::simd::v3(
+        #[inline(always)]
+        || loop {
+            let a = line(p, &tail, pos - base, pos, &mut lines)?;
+            if a.kind == END {
+                return end_of_headers(s, pos);
+            }
+            note(s, a)?;
+            pos = a.end as usize;
+        },
+    )
+}
+
+/// The empty line at `pos` ends the headers.
+#[inline(always)]
+fn end_of_headers(s: &mut Scan, pos: usize) -> Result<(), DropReason> {
+    s.headers_end = pos;
+    s.body_start = pos + 2;
+    Ok(())
+}
+
+/// One line of pass 1: the header line at `p[pos..]`, whose bytes from
+/// `w[at..]` on are the same (`w` has 64 bytes from `at`; zeros past the
+/// end of `p`). Of kind [`END`] for the empty line that ends the headers.
+#[inline(always)]
+fn line(p: &[u8], w: &[u8], at: usize, pos: usize, lines: &mut usize) -> Result<Acted, DropReason> {
+    // This line's LF (and the next ones) from 64 bytes at its start.
+    let lf = crate::simd::lf_mask64(w, at);
+    let nl = if lf != 0 {
+        pos + lf.trailing_zeros() as usize
+    } else {
+        next_lf(p, pos + 64).ok_or(DropReason::SipMalformed)?
+    };
+    // The line is at least its LF.
+    if nl == pos || p.get(nl - 1) != Some(&b'\r') {
+        return Err(DropReason::SipMalformed);
+    }
+    if nl == pos + 1 {
+        return Ok(Acted {
+            kind: END,
+            ..Acted::default()
+        });
+    }
+    *lines += 1;
+    if *lines > MAX_HEADER_LINES {
+        return Err(DropReason::SipMalformed);
+    }
+    // The name: a run of letters and dashes that ends at the colon is the
+    // common case. The run stops at the latest at the line's CR.
+    let (run, kind) = crate::simd::header_name32(w, at, &NAMES);
+    let (colon, kind) = if run > 0 && run < 32 && p.get(pos + run) == Some(&b':') {
+        (pos + run, kind)
+    } else {
+        let (n, colon) = header_name_slow(p, pos, nl, run).ok_or(DropReason::SipMalformed)?;
+        // A name with token characters other than letters and dashes is
+        // none we act on (`kind` is then that of a prefix of it).
+        (colon, if n == run { kind } else { hdr::NONE })
+    };
+    let mut end = nl + 1;
+    if p.get(end).is_some_and(|&c| is_ws(c)) {
+        end = fold(p, end)?;
+    }
+    Ok(Acted {
+        start: pos as u32,
+        colon: colon as u32,
+        end: end as u32,
+        kind: u32::from(kind),
+    })
+}
+
+/// The first LF in `p` from `from` on.
+#[inline]
+fn next_lf(p: &[u8], from: usize) -> Option<usize> {
+    memchr::memchr(b'\n', p.get(from..)?).map(|i| from + i)
+}
+
+/// Fold the continuation lines that start at `end` (its byte is
+/// whitespace) into the header before: where the header now ends.
+#[cold]
+fn fold(p: &[u8], mut end: usize) -> Result<usize, DropReason> {
+    while p.get(end).is_some_and(|&c| is_ws(c)) {
+        let nl = next_lf(p, end).ok_or(DropReason::SipMalformed)?;
+        if p[nl - 1] != b'\r' {
+            return Err(DropReason::SipMalformed);
+        }
+        end = nl + 1;
+    }
+    Ok(end)
 }
 
 impl Scan {
@@ -483,6 +668,35 @@ impl Scan {
         self.content_length = None;
     }
 
+    /// Pass 2 of [`rescan`]: record the acted lines, in message order.
+    fn act(&mut self, p: &[u8], acted: &[Acted]) -> Result<(), DropReason> {
+        for a in acted {
+            if a.kind == u32::from(hdr::ROUTE) && self.routes.len() >= 2 {
+                continue;
+            }
+            let line = a.line(p);
+            match a.kind as u8 {
+                hdr::VIA => self.via(line),
+                hdr::TO => self.to(to_has_tag(p, line.value, line.value_end))?,
+                hdr::CONTENT_LENGTH => self.set_cl(line.value(p))?,
+                hdr::CSEQ => {
+                    if self.cseq.replace(line).is_some() {
+                        return Err(DropReason::SipMalformed);
+                    }
+                }
+                hdr::MAX_FORWARDS => {
+                    if self.max_forwards.replace(line).is_some() {
+                        return Err(DropReason::SipMalformed);
+                    }
+                }
+                hdr::PAI => self.pai.push(line),
+                hdr::PPI => self.ppi.push(line),
+                _ => self.routes.push(line),
+            }
+        }
+        Ok(())
+    }
+
     #[inline]
     fn via(&mut self, line: Line) {
         if self.top_via.is_none() {
@@ -493,12 +707,12 @@ impl Scan {
 
     /// A To header: exactly one per message (RFC 3261 §20.39, §7.3.1).
     #[inline]
-    fn to(&mut self, v: &[u8]) -> Result<(), DropReason> {
+    fn to(&mut self, tag: bool) -> Result<(), DropReason> {
         if self.to_seen {
             return Err(DropReason::SipMalformed);
         }
         self.to_seen = true;
-        self.to_tag = has_tag(v);
+        self.to_tag = tag;
         Ok(())
     }
 
@@ -717,6 +931,39 @@ hello";
         }
         for bad in ["0", "00", "", "x1"] {
             assert!(!decrement_max_forwards(&mut bad.as_bytes().to_vec()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn to_tag_by_masks_agrees_with_the_plain_split() {
+        let values: [&[u8]; 12] = [
+            b"<sip:bob@ims.example>",
+            b"<sip:bob@ims.example>;tag=1",
+            b"<sip:bob@ims.example;tag=uri>",
+            b"<sip:bob@ims.example;tag=uri>;x=1; TAG =2",
+            b"sip:bob@ims.example;tag=9",
+            b"sip:bob@ims.example;tagx=9",
+            b"\"a;tag=1\" <sip:b@c>",
+            b"<sip:b@c> ; tag",
+            b"<sip:b@c>;;tag=",
+            b";tag=1",
+            b"",
+            b"<sip:a-much-longer-user-name-that-goes-on@a.very.long.domain.example>;tag=abc",
+        ];
+        for v in values {
+            // Alone, and with room for the 64-byte window after it.
+            for pad in [0, 80] {
+                let mut p = b"To: ".to_vec();
+                p.extend_from_slice(v);
+                p.extend(std::iter::repeat_n(b';', pad));
+                let (vs, ve) = (4, 4 + v.len());
+                assert_eq!(
+                    to_has_tag(&p, vs, ve),
+                    has_tag(v),
+                    "{}",
+                    String::from_utf8_lossy(v)
+                );
+            }
         }
     }
 

@@ -160,7 +160,7 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         };
         match kind {
             Hdr::Via => s.via(line),
-            Hdr::To => s.to(line.value(p))?,
+            Hdr::To => s.to(has_tag(line.value(p)))?,
             Hdr::ContentLength => s.set_cl(line.value(p))?,
             Hdr::CSeq => {
                 if s.cseq.replace(line).is_some() {
