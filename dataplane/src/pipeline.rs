@@ -134,6 +134,24 @@ impl SideAddrs {
         }
     }
 
+    /// The length of the line [`SideAddrs::write_record_route`] writes, or
+    /// None if this side has no address of `ip`'s family.
+    #[inline]
+    fn record_route_len(&self, ip: IpAddr, port: u16) -> Option<usize> {
+        let pre = if ip.is_ipv4() { &self.rr_v4 } else { &self.rr_v6 };
+        if pre.is_empty() {
+            return None;
+        }
+        let digits = match port {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
+        Some(pre.len() + digits + b";lr>\r\n".len())
+    }
+
     /// Write our Record-Route line for peers of `ip`'s family with `port`
     /// into `out`; returns its length, or None if this side has no address
     /// of that family or `out` is too short.
@@ -961,8 +979,11 @@ fn forward_request<B: Buf>(
     let out_addrs = ctx.side(out);
     // Max-Forwards (RFC 3261 §16.6 step 3), in place, same width.
     if let Some(mf) = scan.max_forwards {
-        let d = buf.data_mut();
-        if !sipfast::decrement_max_forwards(&mut d[off + mf.value..off + mf.value_end]) {
+        let v = buf
+            .data_mut()
+            .get_mut(off + mf.value..off + mf.value_end)
+            .ok_or(DropReason::SipMalformed)?;
+        if !decrement_max_forwards(v) {
             return Err(DropReason::TooManyHops);
         }
     }
@@ -978,31 +999,41 @@ fn forward_request<B: Buf>(
     buf.set_len(off + scan.msg_len)
         .map_err(|_| DropReason::SipMalformed)?;
     let mut msg_len = scan.msg_len;
-    let mut cuts: smallvec::SmallVec<[(usize, usize); 6]> = smallvec::SmallVec::new();
-    if out == Side::Core {
-        for l in scan.ppi.iter().chain(&scan.pai) {
-            cuts.push((l.start, l.end));
+    let ids = if out == Side::Core {
+        scan.ppi.len() + scan.pai.len()
+    } else {
+        0
+    };
+    if scan.routes.is_empty() && ids <= 1 {
+        // The common case: no Route, at most one identity line to remove.
+        if let Some(l) = scan.ppi.first().or(scan.pai.first()).filter(|_| ids == 1) {
+            msg_len -= cut_payload(buf, off, l.start, l.end)?;
         }
-    }
-    // Loose routing (RFC 3261 §16.4): Route entries at the top of the route
-    // set that name us (one per side when we record-routed twice) are ours
-    // to remove.
-    if !scan.routes.is_empty() {
-        route_cuts(buf.data().get(off..).unwrap_or_default(), scan, ctx, &mut cuts);
-    }
-    if !cuts.is_empty() {
+    } else {
+        let mut cuts: smallvec::SmallVec<[(usize, usize); 6]> = smallvec::SmallVec::new();
+        if out == Side::Core {
+            for l in scan.ppi.iter().chain(&scan.pai) {
+                cuts.push((l.start, l.end));
+            }
+        }
+        // Loose routing (RFC 3261 §16.4): Route entries at the top of the
+        // route set that name us (one per side when we record-routed twice)
+        // are ours to remove.
+        if !scan.routes.is_empty() {
+            route_cuts(buf.data().get(off..).unwrap_or_default(), scan, ctx, &mut cuts);
+        }
         if cuts.len() > 1 {
             cuts.sort_unstable_by_key(|c| core::cmp::Reverse(c.0));
         }
         for (s, e) in cuts {
-            buf.remove(off + s, e - s).map_err(|_| DropReason::SipMalformed)?;
-            msg_len -= e - s;
+            msg_len -= cut_payload(buf, off, s, e)?;
         }
     }
     // Record-Route (RFC 3261 §16.6 step 4) for a dialog-creating request,
     // once per side (RFC 5658): the entry the next hop uses first, then the
-    // one the previous hop uses.
-    let mut rr = [0u8; 2 * 80];
+    // one the previous hop uses. Only the lengths here; the lines are
+    // written into the gap below.
+    let mut rr = None;
     let mut rr_len = 0;
     if let Some(access_port) = record_route {
         let (first, second) = match out {
@@ -1016,10 +1047,9 @@ fn forward_request<B: Buf>(
             ),
         };
         for (side, ip, port) in [first, second] {
-            rr_len += side
-                .write_record_route(ip, port, &mut rr[rr_len..])
-                .ok_or(DropReason::NoRoute)?;
+            rr_len += side.record_route_len(ip, port).ok_or(DropReason::NoRoute)?;
         }
+        rr = Some([first, second]);
     }
     // Insert our Via (and P-Asserted-Identity) right after the start line.
     let via_prefix = if dst.is_ipv6() {
@@ -1030,26 +1060,90 @@ fn forward_request<B: Buf>(
     if via_prefix.is_empty() {
         return Err(DropReason::NoRoute);
     }
+    // The token and the CRLF that ends our Via line (a token is at most 54
+    // bytes, so the CRLF fits).
     let mut tok = [0u8; 64];
-    let tl = encode_branch(ctx, back, nonce, &mut tok);
-    let ins = via_prefix.len() + tl + 2 + rr_len + pai.len();
+    let tl = encode_branch(ctx, back, nonce, &mut tok) + 2;
+    if let Some(crlf) = tok.get_mut(tl - 2..tl) {
+        crlf.copy_from_slice(b"\r\n");
+    }
+    let ins = via_prefix.len() + tl + rr_len + pai.len();
     let at = off + scan.headers_start;
+    if at > buf.len() {
+        return Err(DropReason::SipMalformed);
+    }
     if buf.headroom() >= ins + 64 {
-        buf.insert_front(at, ins)
+        // Open the gap by moving the start line into the headroom; the
+        // headers in front of the payload are re-emitted below, so they
+        // need not move. The payload offset is unchanged relative to the new
+        // frame start, so `at` still points at the gap.
+        buf.prepend(ins).map_err(|_| DropReason::SipTooLarge)?;
+        buf.data_mut().copy_within(off + ins..at + ins, off);
     } else {
-        buf.insert_back(at, ins)
+        buf.insert_back(at, ins).map_err(|_| DropReason::SipTooLarge)?;
     }
-    .map_err(|_| DropReason::SipTooLarge)?;
-    // insert_front moved the head: the payload offset is unchanged relative
-    // to the new frame start, so `at` still points at the gap.
-    let d = buf.data_mut();
-    let mut w = at;
-    for part in [&via_prefix[..], &tok[..tl], b"\r\n", &rr[..rr_len], pai] {
-        d[w..w + part.len()].copy_from_slice(part);
-        w += part.len();
+    let gap = buf
+        .data_mut()
+        .get_mut(at..at + ins)
+        .ok_or(DropReason::SipTooLarge)?;
+    // The parts add up to `ins` by construction.
+    let (via, rest) = gap.split_at_mut(via_prefix.len());
+    via.copy_from_slice(via_prefix);
+    let (t, rest) = rest.split_at_mut(tl);
+    t.copy_from_slice(&tok[..tl]);
+    let (r, rest) = rest.split_at_mut(rr_len);
+    let mut w = 0;
+    for (side, ip, port) in rr.into_iter().flatten() {
+        w += side
+            .write_record_route(ip, port, r.get_mut(w..).unwrap_or_default())
+            .ok_or(DropReason::NoRoute)?;
     }
+    rest.copy_from_slice(pai);
     msg_len += ins;
     emit_toward(buf, p, ctx, tables, out, dst, msg_len)
+}
+
+/// Decrement a Max-Forwards value in place (RFC 3261 §16.6 step 3): false
+/// when it is zero or not a number, as [`sipfast::decrement_max_forwards`]
+/// decides, with the common two-digit value done here without a loop.
+#[inline]
+fn decrement_max_forwards(v: &mut [u8]) -> bool {
+    if let [a, b] = v {
+        let (da, db) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
+        if da > 9 || db > 9 || da | db == 0 {
+            return false;
+        }
+        if db == 0 {
+            *a -= 1;
+            *b = b'9';
+        } else {
+            *b -= 1;
+        }
+        return true;
+    }
+    sipfast::decrement_max_forwards(v)
+}
+
+/// Remove bytes `s..e` of the payload that starts at `off` in `buf`, by
+/// moving whichever side of the cut is shorter: the tail back, or the
+/// payload in front of the cut forward (the frame then starts `e - s` bytes
+/// later, so offsets from the frame start keep their meaning). The bytes in
+/// front of the payload are left unspecified: the caller re-emits them.
+/// Returns the number of bytes removed.
+#[inline]
+fn cut_payload<B: Buf>(buf: &mut B, off: usize, s: usize, e: usize) -> Result<usize, DropReason> {
+    let len = buf.len();
+    let n = e.checked_sub(s).ok_or(DropReason::SipMalformed)?;
+    if off + e > len {
+        return Err(DropReason::SipMalformed);
+    }
+    if s < len - (off + e) {
+        buf.data_mut().copy_within(off..off + s, off + n);
+        buf.adj(n).map_err(|_| DropReason::SipMalformed)?;
+    } else {
+        buf.remove(off + s, n).map_err(|_| DropReason::SipMalformed)?;
+    }
+    Ok(n)
 }
 
 /// Re-emit Ethernet/IP/UDP headers in front of the `msg_len`-byte payload
@@ -1200,12 +1294,72 @@ mod tests {
                             assert_eq!(v, Verdict::Forward(Side::Core), "{msg}");
                             let out = wire::parse_frame(b.data(), true);
                             assert!(out.is_ok(), "{:?} for\n{msg}", out.err());
+                            // The content: the message with exactly the
+                            // expected edits, whichever side of each cut moved.
+                            let got = out.map(|p| p.payload(b.data()).to_vec()).unwrap_or_default();
+                            let got = String::from_utf8(got).expect("utf-8");
+                            let (start, rest) = got.split_once("\r\n").expect("start line");
+                            assert_eq!(start, format!("{method} sip:bob@ims.example SIP/2.0"));
+                            let (via, mut rest) = rest.split_once("\r\n").expect("our Via");
+                            assert!(
+                                via.starts_with("Via: SIP/2.0/UDP ") && via.contains(";branch=z9hG4bKpdp")
+                            );
+                            for ours in [
+                                "Record-Route: <sip:",
+                                "Record-Route: <sip:",
+                                "P-Asserted-Identity: ",
+                            ] {
+                                if rest.starts_with(ours) {
+                                    rest = rest.split_once("\r\n").expect("line").1;
+                                }
+                            }
+                            let route_left = if route.contains("s.example") {
+                                "Route: <sip:s.example;lr>\r\n"
+                            } else {
+                                ""
+                            };
+                            let want = format!(
+                                "Via: SIP/2.0/UDP {ue};branch=z9hG4bK{}\r\n\
+                                 Max-Forwards: 09\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:bob@ims.example>\r\n\
+                                 Call-ID: c{}\r\nCSeq: 1 {method}\r\n{route_left}\
+                                 Content-Length: {}\r\n\r\n{body}",
+                                n - 1,
+                                n - 1,
+                                body.len()
+                            );
+                            assert_eq!(rest, want, "for\n{msg}");
                         }
                     }
                 }
             }
         }
         assert_eq!(n, 216);
+    }
+
+    /// The two-digit fast path decides and writes exactly what the
+    /// scanner's general helper does, for every pair of bytes; other widths
+    /// go to that helper.
+    #[test]
+    fn max_forwards_fast_path_matches_the_general_decrement() {
+        for v in 0..=u16::MAX {
+            let mut a = v.to_be_bytes();
+            let mut b = a;
+            assert_eq!(
+                decrement_max_forwards(&mut a),
+                sipfast::decrement_max_forwards(&mut b),
+                "{:?}",
+                v.to_be_bytes()
+            );
+            assert_eq!(a, b);
+        }
+        for v in [&b"0"[..], b"1", b"100", b"070", b"", b"1234567890"] {
+            let (mut a, mut b) = (v.to_vec(), v.to_vec());
+            assert_eq!(
+                decrement_max_forwards(&mut a),
+                sipfast::decrement_max_forwards(&mut b)
+            );
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

@@ -278,6 +278,85 @@ fn bad_dst_v6(a: u128) -> bool {
 /// - any other protocol → `UnsupportedProtocol`.
 #[inline]
 pub fn parse_frame(frame: &[u8], verify_l4_checksum: bool) -> core::result::Result<Parsed, DropReason> {
+    if let Some(p) = parse_ipv4_udp(frame, verify_l4_checksum) {
+        return Ok(p);
+    }
+    parse_frame_general(frame, verify_l4_checksum)
+}
+
+/// The common case of [`parse_frame`] in one pass: an untagged IPv4
+/// frame without options carrying a whole, valid UDP datagram that is not
+/// on the RFC 3948 port. Returns exactly what the general path returns for
+/// such a frame, or None for anything else (an error included: the general
+/// path then finds the reason).
+#[inline(always)]
+fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> {
+    const L3: usize = ethernet::HEADER_LEN;
+    const L4: usize = L3 + ipv4::HEADER_LEN;
+    let h = frame.first_chunk::<{ L4 + udp::HEADER_LEN }>()?;
+    if frame.len() > u16::MAX as usize
+        || be16(h, 12) != ethernet::ethertype::IPV4
+        || h[L3] != 0x45
+        || h[L3 + 9] != ip_proto::UDP
+    {
+        return None;
+    }
+    let tl = be16(h, L3 + 2) as usize;
+    let ulen = be16(h, L4 + 4) as usize;
+    if tl > frame.len() - L3 || ulen < udp::HEADER_LEN || ipv4::HEADER_LEN + ulen > tl {
+        return None;
+    }
+    let ip: &[u8; ipv4::HEADER_LEN] = h[L3..L4].try_into().ok()?;
+    if checksum::ipv4_header20(ip) != 0xffff || be16(ip, 6) & 0x3fff != 0 {
+        return None;
+    }
+    let s = be32(ip, 12);
+    let d = be32(ip, 16);
+    let (src_port, dst_port) = (be16(h, L4), be16(h, L4 + 2));
+    if bad_src_v4(s) || bad_dst_v4(d) || src_port == esp::UDP_ENCAP_PORT || dst_port == esp::UDP_ENCAP_PORT {
+        return None;
+    }
+    if verify_l4_checksum && be16(h, L4 + 6) != 0 {
+        let seg = frame.get(L4..L4 + ulen)?;
+        let sum = checksum::combine(&[
+            (s >> 16) as u16,
+            s as u16,
+            (d >> 16) as u16,
+            d as u16,
+            ulen as u16,
+            ip_proto::UDP as u16,
+            checksum::data(seg),
+        ]);
+        if sum != 0xffff {
+            return None;
+        }
+    }
+    Some(Parsed {
+        l3: L3::V4,
+        proto: ip_proto::UDP,
+        ttl: ip[8],
+        encap: Encap::None,
+        l2_len: L3 as u16,
+        ethertype: ethernet::ethertype::IPV4,
+        vlan: [None, None],
+        l3_off: L3 as u16,
+        l3_len: ipv4::HEADER_LEN as u16,
+        l4_off: L4 as u16,
+        l4_len: (tl - ipv4::HEADER_LEN) as u16,
+        src_port,
+        dst_port,
+        payload_off: (L4 + udp::HEADER_LEN) as u16,
+        payload_len: (ulen - udp::HEADER_LEN) as u16,
+        spi: 0,
+        seq: 0,
+        src: IpAddr::V4(Ipv4Addr::from(s)),
+        dst: IpAddr::V4(Ipv4Addr::from(d)),
+    })
+}
+
+/// [`parse_frame`] for every kind of frame.
+#[inline(never)]
+fn parse_frame_general(frame: &[u8], verify_l4_checksum: bool) -> core::result::Result<Parsed, DropReason> {
     if frame.len() > u16::MAX as usize {
         return Err(DropReason::Oversized);
     }

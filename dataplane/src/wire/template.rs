@@ -41,10 +41,11 @@ fn words_sum(b: &[u8]) -> u32 {
         .sum()
 }
 
-fn fold32(mut s: u32) -> u16 {
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
+#[inline(always)]
+fn fold32(s: u32) -> u16 {
+    // Each step adds the carry back; two steps fold any 32-bit value.
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
     s as u16
 }
 
@@ -116,6 +117,9 @@ impl UdpTemplate {
         payload_len: usize,
         csum: L4Csum,
     ) -> Result<usize> {
+        if let (IpAddr::V4(d), false) = (dst.ip(), self.v6) {
+            return self.emit_v4(buf, d.octets(), dst.port(), src_port, payload_len, csum);
+        }
         let hl = self.header_len();
         let udp_len = udp::HEADER_LEN.saturating_add(payload_len);
         let l4 = hl - udp::HEADER_LEN;
@@ -166,6 +170,67 @@ impl UdpTemplate {
         };
         u[6..8].copy_from_slice(&c.to_be_bytes());
         Ok(hl)
+    }
+}
+
+impl UdpTemplate {
+    /// [`UdpTemplate::emit`] from an IPv4 template to `dst`: the same bytes,
+    /// with every offset and length fixed.
+    #[inline(always)]
+    fn emit_v4(
+        &self,
+        buf: &mut [u8],
+        dst: [u8; 4],
+        dst_port: u16,
+        src_port: u16,
+        payload_len: usize,
+        csum: L4Csum,
+    ) -> Result<usize> {
+        const L3: usize = ethernet::HEADER_LEN;
+        const L4: usize = L3 + ipv4::HEADER_LEN;
+        const HL: usize = L4 + udp::HEADER_LEN;
+        if payload_len > u16::MAX as usize - (HL - L3) {
+            return Err(Error::Malformed);
+        }
+        let udp_len = (udp::HEADER_LEN + payload_len) as u32;
+        let ip_len = udp_len + ipv4::HEADER_LEN as u32;
+        let Some(frame) = buf.get_mut(..HL + payload_len) else {
+            return Err(Error::Truncated);
+        };
+        let (h, payload) = frame.split_at_mut(HL);
+        let Some(h) = h.first_chunk_mut::<HL>() else {
+            return Err(Error::Truncated);
+        };
+        let Some(t) = self.bytes.first_chunk::<L4>() else {
+            return Err(Error::Truncated);
+        };
+        h[..L4].copy_from_slice(t);
+        h[L3 + 2..L3 + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        h[L3 + 16..L3 + 20].copy_from_slice(&dst);
+        let dst_sum =
+            u32::from(u16::from_be_bytes([dst[0], dst[1]])) + u32::from(u16::from_be_bytes([dst[2], dst[3]]));
+        let c = !fold32(self.ip_const + ip_len + dst_sum);
+        h[L3 + 10..L3 + 12].copy_from_slice(&c.to_be_bytes());
+        h[L4..L4 + 2].copy_from_slice(&src_port.to_be_bytes());
+        h[L4 + 2..L4 + 4].copy_from_slice(&dst_port.to_be_bytes());
+        h[L4 + 4..L4 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        // Pseudo-header (addresses, protocol, UDP length) and UDP header
+        // words: each below 2^16, at most eight of them.
+        let pseudo = self.src_sum + dst_sum + u32::from(ip_proto::UDP) + udp_len;
+        let c = match csum {
+            L4Csum::Offload => fold32(pseudo),
+            L4Csum::Software => {
+                let hdr = u32::from(src_port) + u32::from(dst_port) + udp_len;
+                let c = !fold32(pseudo + hdr + u32::from(checksum::data(payload)));
+                if c == 0 {
+                    0xffff
+                } else {
+                    c
+                }
+            }
+        };
+        h[L4 + 6..L4 + 8].copy_from_slice(&c.to_be_bytes());
+        Ok(HL)
     }
 }
 
