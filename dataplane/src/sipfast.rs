@@ -441,7 +441,7 @@ fn scan_body(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
     if p.len() > u32::MAX as usize {
         return Err(DropReason::SipTooLarge);
     }
-    let lf = crate::simd::lf_mask64(p, 0);
+    let lf = crate::simd::eq_mask64(p, b'\n');
     let first = if lf != 0 {
         lf.trailing_zeros() as usize
     } else {
@@ -510,8 +510,8 @@ fn lines(
     mut note: impl FnMut(&mut Scan, Acted) -> Result<(), DropReason>,
 ) -> Result<(), DropReason> {
     let mut lines = 0usize;
-    while pos + 64 <= p.len() {
-        let a = line(p, p, pos, pos, &mut lines)?;
+    while let Some(w) = p.get(pos..).and_then(|r| r.first_chunk::<64>()) {
+        let a = line(p, w, pos, &mut lines)?;
         if a.kind == END {
             return end_of_headers(s, pos);
         }
@@ -540,7 +540,8 @@ fn lines_near_end(
     crate::simd::v3(
         #[inline(always)]
         || loop {
-            let a = line(p, &tail, pos - base, pos, &mut lines)?;
+            let w = tail.get(pos - base..).and_then(|r| r.first_chunk::<64>());
+            let a = line(p, w.ok_or(DropReason::SipMalformed)?, pos, &mut lines)?;
             if a.kind == END {
                 return end_of_headers(s, pos);
             }
@@ -558,20 +559,22 @@ fn end_of_headers(s: &mut Scan, pos: usize) -> Result<(), DropReason> {
     Ok(())
 }
 
-/// One line of pass 1: the header line at `p[pos..]`, whose bytes from
-/// `w[at..]` on are the same (`w` has 64 bytes from `at`; zeros past the
-/// end of `p`). Of kind [`END`] for the empty line that ends the headers.
+/// One line of pass 1: the header line at `p[pos..]`, whose first 64 bytes
+/// are `w` (zeros past the end of `p`). Of kind [`END`] for the empty line
+/// that ends the headers.
 #[inline(always)]
-fn line(p: &[u8], w: &[u8], at: usize, pos: usize, lines: &mut usize) -> Result<Acted, DropReason> {
-    // This line's LF (and the next ones) from 64 bytes at its start.
-    let lf = crate::simd::lf_mask64(w, at);
-    let nl = if lf != 0 {
-        pos + lf.trailing_zeros() as usize
+fn line(p: &[u8], w: &[u8; 64], pos: usize, lines: &mut usize) -> Result<Acted, DropReason> {
+    // This line's LF (and the next ones) from the 64 bytes at its start,
+    // and whether a CR precedes it (the line is at least its LF).
+    let lf = crate::simd::eq_mask64(w, b'\n');
+    let (nl, crlf) = if lf != 0 {
+        let t = lf.trailing_zeros() as usize;
+        (pos + t, t != 0 && w[t.wrapping_sub(1) & 63] == b'\r')
     } else {
-        next_lf(p, pos + 64).ok_or(DropReason::SipMalformed)?
+        let nl = next_lf(p, pos + 64).ok_or(DropReason::SipMalformed)?;
+        (nl, p.get(nl - 1) == Some(&b'\r'))
     };
-    // The line is at least its LF.
-    if nl == pos || p.get(nl - 1) != Some(&b'\r') {
+    if !crlf {
         return Err(DropReason::SipMalformed);
     }
     if nl == pos + 1 {
@@ -586,8 +589,8 @@ fn line(p: &[u8], w: &[u8], at: usize, pos: usize, lines: &mut usize) -> Result<
     }
     // The name: a run of letters and dashes that ends at the colon is the
     // common case. The run stops at the latest at the line's CR.
-    let (run, kind) = crate::simd::header_name32(w, at, &NAMES);
-    let (colon, kind) = if run > 0 && run < 32 && p.get(pos + run) == Some(&b':') {
+    let (run, kind) = crate::simd::header_name32(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
+    let (colon, kind) = if run > 0 && run < 32 && w[run & 31] == b':' {
         (pos + run, kind)
     } else {
         let (n, colon) = header_name_slow(p, pos, nl, run).ok_or(DropReason::SipMalformed)?;
