@@ -290,23 +290,26 @@ fn header_name_slow(p: &[u8], pos: usize, nl: usize, run: usize) -> Option<(usiz
 /// A header line pass 1 of [`scan_into`] found to act on.
 #[derive(Clone, Copy, Default)]
 struct Acted {
-    start: u32,
-    colon: u32,
-    end: u32,
-    /// A `hdr` kind, or [`END`] for the empty line that ends the headers
-    /// (a whole word: no byte packing on the hot path).
-    kind: u32,
+    start: u16,
+    colon: u16,
+    end: u16,
+    /// A `hdr` kind, or [`END`] for the empty line that ends the headers.
+    kind: u16,
 }
 
 /// [`Acted::kind`] of the empty line that ends the headers.
-const END: u32 = 0xff;
+const END: u16 = 0xff;
 
 impl Acted {
     /// The line, with its value trimmed of the whitespace around it (a
     /// colon is never the line's CR, so `colon < value_end`).
     #[inline(always)]
     fn line(self, p: &[u8]) -> Line {
-        let (start, colon, end) = (self.start as usize, self.colon as usize, self.end as usize);
+        let (start, colon, end) = (
+            usize::from(self.start),
+            usize::from(self.colon),
+            usize::from(self.end),
+        );
         let (mut vs, mut ve) = (colon + 1, end - 2);
         while vs < ve && p.get(vs).is_some_and(|&c| is_ws(c)) {
             vs += 1;
@@ -323,9 +326,8 @@ impl Acted {
     }
 }
 
-/// Room for the header kinds, [`hdr::NONE`] included (a power of two, so a
-/// kind is masked into range instead of checked).
-const KINDS: usize = 16;
+/// Number of header kinds, [`hdr::NONE`] included.
+const KINDS: usize = 9;
 
 /// Pass 1's notes in the common case, kept without a branch on the kind:
 /// per kind, how many lines, the first and the last.
@@ -337,7 +339,7 @@ struct ByKind {
 impl ByKind {
     #[inline(always)]
     fn note(&mut self, a: Acted) {
-        let k = a.kind as usize & (KINDS - 1);
+        let k = usize::from(a.kind).min(KINDS - 1);
         let c = self.count[k];
         self.at[k][usize::from(c != 0)] = a;
         // At most MAX_HEADER_LINES (128) lines reach here.
@@ -355,7 +357,7 @@ impl ByKind {
     /// Line `i` (0 or 1) noted of kind `k`.
     #[inline(always)]
     fn line(&self, p: &[u8], k: u8, i: usize) -> Line {
-        self.at[usize::from(k) & (KINDS - 1)][i & 1].line(p)
+        self.at[usize::from(k).min(KINDS - 1)][i & 1].line(p)
     }
 
     /// Pass 2: record what was noted, kind by kind (lines of one kind in
@@ -437,8 +439,8 @@ pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
 /// The body of [`scan_into`].
 #[inline(always)]
 fn scan_body(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
-    // Offsets are stored as u32 in pass 1.
-    if p.len() > u32::MAX as usize {
+    // Offsets are stored as u16 in pass 1 (a UDP payload is shorter).
+    if p.len() > usize::from(u16::MAX) {
         return Err(DropReason::SipTooLarge);
     }
     let lf = crate::simd::eq_mask64(p, b'\n');
@@ -484,7 +486,7 @@ fn rescan(p: &[u8], s: &mut Scan, start: StartLine, headers_start: usize) -> Res
     let mut acted = [Acted::default(); BATCH];
     let mut na = 0usize;
     lines(p, s, headers_start, |s, a| {
-        if a.kind == u32::from(hdr::NONE) {
+        if a.kind == u16::from(hdr::NONE) {
             return Ok(());
         }
         acted[na] = a;
@@ -516,7 +518,7 @@ fn lines(
             return end_of_headers(s, pos);
         }
         note(s, a)?;
-        pos = a.end as usize;
+        pos = usize::from(a.end);
     }
     lines_near_end(p, s, pos, lines, note)
 }
@@ -546,7 +548,7 @@ fn lines_near_end(
                 return end_of_headers(s, pos);
             }
             note(s, a)?;
-            pos = a.end as usize;
+            pos = usize::from(a.end);
         },
     )
 }
@@ -603,16 +605,29 @@ fn line(p: &[u8], w: &[u8; 64], pos: usize, lines: &mut usize) -> Result<Acted, 
         end = fold(p, end)?;
     }
     Ok(Acted {
-        start: pos as u32,
-        colon: colon as u32,
-        end: end as u32,
-        kind: u32::from(kind),
+        start: pos as u16,
+        colon: colon as u16,
+        end: end as u16,
+        kind: u16::from(kind),
     })
 }
 
-/// The first LF in `p` from `from` on.
-#[inline]
+/// The first LF in `p` from `from` on: in the next 64 bytes by one mask
+/// (header lines of 64 to 127 bytes are common: Via, Contact, long URIs),
+/// else by `memchr`.
+#[inline(always)]
 fn next_lf(p: &[u8], from: usize) -> Option<usize> {
+    if let Some(w) = p.get(from..).and_then(|r| r.first_chunk::<64>()) {
+        let m = crate::simd::eq_mask64(w, b'\n');
+        if m != 0 {
+            return Some(from + m.trailing_zeros() as usize);
+        }
+    }
+    next_lf_far(p, from)
+}
+
+#[inline(never)]
+fn next_lf_far(p: &[u8], from: usize) -> Option<usize> {
     memchr::memchr(b'\n', p.get(from..)?).map(|i| from + i)
 }
 
@@ -674,7 +689,7 @@ impl Scan {
     /// Pass 2 of [`rescan`]: record the acted lines, in message order.
     fn act(&mut self, p: &[u8], acted: &[Acted]) -> Result<(), DropReason> {
         for a in acted {
-            if a.kind == u32::from(hdr::ROUTE) && self.routes.len() >= 2 {
+            if a.kind == u16::from(hdr::ROUTE) && self.routes.len() >= 2 {
                 continue;
             }
             let line = a.line(p);
@@ -994,6 +1009,13 @@ hello";
 Via : SIP/2.0/UDP a\r\nVIA:x\r\nX-Long-Header-Name-Over-16: 1\r\nCall.ID: 2\r\nMax-Forwards:\t 7 \r\n\
 P-Preferred-Identity: <tel:+1>\r\nP-Preferred-Identity: <sip:a@b>\r\np-asserted-identity:<sip:c@d>\r\n\
 CSeq: 3 INVITE\r\nTo: <sip:b@x>;tag=1\r\nContent-Length: 2\r\n\r\nab"
+                .to_vec(),
+            // Lines of 64 to 127 bytes and one longer; no body, so the last
+            // lines are near the end of the payload.
+            b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP [2001:db8::1234:5678:9abc]:5060;rport;branch=z9hG4bK-0123456789\r\n\
+Contact: <sip:+15551234567@[2001:db8::1]:5060;transport=udp>;+sip.instance=\"<urn:gsma:imei:35209900-176148-0>\";\
+expires=600000;reg-id=1\r\nP-Preferred-Identity: <sip:+15551234567@ims.mnc001.mcc001.3gppnetwork.org>\r\n\
+To: <sip:x>\r\nl: 0\r\n\r\n"
                 .to_vec(),
         ];
         // Bytes that matter to the scanner, so mutations hit its branches.
