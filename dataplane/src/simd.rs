@@ -98,17 +98,128 @@ pub fn eq_mask64x2(chunk: &[u8], a: u8, b: u8) -> (u64, u64) {
 #[inline(always)]
 pub fn v3<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if has_v3() {
-        // SAFETY: the CPU has every feature `run_v3` is compiled for.
-        return unsafe { run_v3(f) };
+    if let Some(k) = Avx2::get() {
+        return in_v3(k, f);
     }
     f()
+}
+
+/// [`v3`] where the CPU is known to have the feature set (the token says
+/// so).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn in_v3<R>(_: Avx2, f: impl FnOnce() -> R) -> R {
+    // SAFETY: an `Avx2` exists only where the CPU has every feature
+    // `run_v3` is compiled for.
+    unsafe { run_v3(f) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,bmi1,bmi2,lzcnt,popcnt")]
 unsafe fn run_v3<R>(f: impl FnOnce() -> R) -> R {
     f()
+}
+
+/// The per-line kernels of the SIP scanner: [`Base`] (SSE2, any x86-64) or
+/// [`Avx2`] (256-bit forms, only where the CPU has them). Code generic over
+/// this trait is built once per implementation.
+pub trait LineKernels: Copy {
+    /// [`eq_mask64`] of a whole 64-byte window for LF.
+    fn lf_mask(self, w: &[u8; 64]) -> u64;
+    /// [`header_name32`].
+    fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8);
+}
+
+/// The baseline [`LineKernels`].
+#[derive(Clone, Copy, Debug)]
+pub struct Base;
+
+impl LineKernels for Base {
+    #[inline(always)]
+    fn lf_mask(self, w: &[u8; 64]) -> u64 {
+        eq_mask64(w, b'\n')
+    }
+
+    #[inline(always)]
+    fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8) {
+        header_name32(w, t)
+    }
+}
+
+/// The AVX2 [`LineKernels`], and the proof that the CPU has the x86-64-v3
+/// feature set: only [`Avx2::get`] makes one. Its kernels are inlined, and
+/// so 256-bit, only where the caller is compiled for that set ([`in_v3`]).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// The token, when the CPU has AVX2, BMI1, BMI2, LZCNT and POPCNT
+    /// (checked once).
+    #[inline(always)]
+    pub fn get() -> Option<Avx2> {
+        has_v3().then_some(Avx2(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl LineKernels for Avx2 {
+    #[inline(always)]
+    fn lf_mask(self, w: &[u8; 64]) -> u64 {
+        // SAFETY: `self` exists only where the CPU has AVX2.
+        unsafe { eq_mask64_avx2(w, b'\n') }
+    }
+
+    #[inline(always)]
+    fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8) {
+        // SAFETY: as above.
+        unsafe { header_name32_avx2(w, t) }
+    }
+}
+
+/// [`eq_mask64`] of a 64-byte window in two 256-bit compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn eq_mask64_avx2(w: &[u8; 64], needle: u8) -> u64 {
+    use core::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let n = _mm256_set1_epi8(needle as i8);
+    let p = w.as_ptr() as *const __m256i;
+    // SAFETY (of the loads): two unaligned 32-byte loads from a 64-byte
+    // array.
+    let m = |k: usize| _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256(p.add(k)), n)) as u32;
+    u64::from(m(0)) | u64::from(m(1)) << 32
+}
+
+/// [`header_name32`] in 256-bit registers: one load, one compare against
+/// the table row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn header_name32_avx2(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
+    use core::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8, _mm256_sub_epi8,
+    };
+    // SAFETY (of the loads): a 32-byte load from a 32-byte array and one
+    // from a table row of 32 bytes (its slot is masked to 0..16).
+    let v = _mm256_loadu_si256(w.as_ptr() as *const __m256i);
+    let lower = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+    // ASCII letters: (c | 0x20) - 'a' is at most 25, unsigned (bytes >=
+    // 0x80 land above); or '-'.
+    let d = _mm256_sub_epi8(lower, _mm256_set1_epi8(b'a' as i8));
+    let alpha = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(25)), d);
+    let dash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'-' as i8));
+    let run = (!(_mm256_movemask_epi8(_mm256_or_si256(alpha, dash)) as u32)).trailing_zeros();
+    let slot = NameTable::slot(run as usize, w[0] | 0x20);
+    let pat = _mm256_loadu_si256(t.pat[slot].as_ptr() as *const __m256i);
+    let same = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lower, pat)) as u32;
+    let want = ((1u64 << run) - 1) as u32;
+    let hit = (u32::from(t.len[slot]) ^ run) | (!same & want);
+    (run as usize, t.kind[slot] & 0u8.wrapping_sub(u8::from(hit == 0)))
 }
 
 /// Whether the CPU has what [`v3`] compiles for: 0 not checked yet, 1 no,
@@ -696,6 +807,15 @@ mod tests {
                 w[..p.len().min(64)].copy_from_slice(&p[..p.len().min(64)]);
                 let got = header_name32(w.first_chunk().unwrap(), &T);
                 assert_eq!(got, header_name32_portable(p, &T), "{p:?}");
+                assert_eq!(Base.header_name(w.first_chunk().unwrap(), &T), got);
+                assert_eq!(Base.lf_mask(&w), eq_mask64_portable(&w, b'\n'));
+                // The AVX2 forms wherever the CPU has them (every machine
+                // this project builds and tests on does).
+                #[cfg(target_arch = "x86_64")]
+                if let Some(k) = Avx2::get() {
+                    assert_eq!(k.header_name(w.first_chunk().unwrap(), &T), got, "{p:?}");
+                    assert_eq!(k.lf_mask(&w), eq_mask64_portable(&w, b'\n'), "{p:?}");
+                }
                 let run = p
                     .iter()
                     .take_while(|c| c.is_ascii_alphabetic() || **c == b'-')

@@ -10,6 +10,8 @@
 
 use smallvec::SmallVec;
 
+use crate::simd::LineKernels;
+
 use crate::counters::DropReason;
 
 /// Largest header section the fast path scans.
@@ -430,15 +432,20 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
 /// Compiled twice: for the build's target and, run when the CPU has it, for
 /// x86-64-v3 ([`crate::simd::v3`]).
 pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
-    crate::simd::v3(
-        #[inline(always)]
-        || scan_body(p, s),
-    )
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = crate::simd::Avx2::get() {
+        return crate::simd::in_v3(
+            k,
+            #[inline(always)]
+            || scan_body(k, p, s),
+        );
+    }
+    scan_body(crate::simd::Base, p, s)
 }
 
-/// The body of [`scan_into`].
+/// The body of [`scan_into`], with the per-line kernels `k`.
 #[inline(always)]
-fn scan_body(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
+fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
     // Offsets are stored as u16 in pass 1 (a UDP payload is shorter).
     if p.len() > usize::from(u16::MAX) {
         return Err(DropReason::SipTooLarge);
@@ -447,7 +454,7 @@ fn scan_body(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
     let first = if lf != 0 {
         lf.trailing_zeros() as usize
     } else {
-        next_lf(p, 64).ok_or(DropReason::SipMalformed)?
+        next_lf(k, p, 64).ok_or(DropReason::SipMalformed)?
     };
     if first == 0 || p[first - 1] != b'\r' {
         return Err(DropReason::SipMalformed);
@@ -458,14 +465,14 @@ fn scan_body(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
         count: [0; KINDS],
         at: [[Acted::default(); 2]; KINDS],
     };
-    lines(p, s, first + 1, |_, a| {
+    lines(k, p, s, first + 1, |_, a| {
         by_kind.note(a);
         Ok(())
     })?;
     if by_kind.fits() {
         by_kind.apply(p, s)?;
     } else {
-        rescan(p, s, start, first + 1)?;
+        rescan(k, p, s, start, first + 1)?;
     }
     let body_have = p.len() - s.body_start;
     s.msg_len = match s.content_length {
@@ -481,11 +488,17 @@ fn scan_body(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
 /// noting every acted line in order, in batches.
 #[cold]
 #[inline(never)]
-fn rescan(p: &[u8], s: &mut Scan, start: StartLine, headers_start: usize) -> Result<(), DropReason> {
+fn rescan<K: LineKernels>(
+    k: K,
+    p: &[u8],
+    s: &mut Scan,
+    start: StartLine,
+    headers_start: usize,
+) -> Result<(), DropReason> {
     s.reset(start, headers_start);
     let mut acted = [Acted::default(); BATCH];
     let mut na = 0usize;
-    lines(p, s, headers_start, |s, a| {
+    lines(k, p, s, headers_start, |s, a| {
         if a.kind == u16::from(hdr::NONE) {
             return Ok(());
         }
@@ -505,7 +518,8 @@ fn rescan(p: &[u8], s: &mut Scan, start: StartLine, headers_start: usize) -> Res
 /// act on it, so that it need not branch on the kind) and `s` the end of
 /// the headers.
 #[inline(always)]
-fn lines(
+fn lines<K: LineKernels>(
+    k: K,
     p: &[u8],
     s: &mut Scan,
     mut pos: usize,
@@ -513,21 +527,22 @@ fn lines(
 ) -> Result<(), DropReason> {
     let mut lines = 0usize;
     while let Some(w) = p.get(pos..).and_then(|r| r.first_chunk::<64>()) {
-        let a = line(p, w, pos, &mut lines)?;
+        let a = line(k, p, w, pos, &mut lines)?;
         if a.kind == END {
             return end_of_headers(s, pos);
         }
         note(s, a)?;
         pos = usize::from(a.end);
     }
-    lines_near_end(p, s, pos, lines, note)
+    lines_near_end(k, p, s, pos, lines, note)
 }
 
 /// [`lines`] for the lines that start less than 64 bytes before the end of
 /// the payload (every line of a short message without a body): on a
 /// zero-padded copy of the rest, so the 64-byte loads stay whole.
 #[inline(never)]
-fn lines_near_end(
+fn lines_near_end<K: LineKernels>(
+    k: K,
     p: &[u8],
     s: &mut Scan,
     mut pos: usize,
@@ -543,7 +558,7 @@ fn lines_near_end(
         #[inline(always)]
         || loop {
             let w = tail.get(pos - base..).and_then(|r| r.first_chunk::<64>());
-            let a = line(p, w.ok_or(DropReason::SipMalformed)?, pos, &mut lines)?;
+            let a = line(k, p, w.ok_or(DropReason::SipMalformed)?, pos, &mut lines)?;
             if a.kind == END {
                 return end_of_headers(s, pos);
             }
@@ -565,15 +580,21 @@ fn end_of_headers(s: &mut Scan, pos: usize) -> Result<(), DropReason> {
 /// are `w` (zeros past the end of `p`). Of kind [`END`] for the empty line
 /// that ends the headers.
 #[inline(always)]
-fn line(p: &[u8], w: &[u8; 64], pos: usize, lines: &mut usize) -> Result<Acted, DropReason> {
+fn line<K: LineKernels>(
+    k: K,
+    p: &[u8],
+    w: &[u8; 64],
+    pos: usize,
+    lines: &mut usize,
+) -> Result<Acted, DropReason> {
     // This line's LF (and the next ones) from the 64 bytes at its start,
     // and whether a CR precedes it (the line is at least its LF).
-    let lf = crate::simd::eq_mask64(w, b'\n');
+    let lf = k.lf_mask(w);
     let (nl, crlf) = if lf != 0 {
         let t = lf.trailing_zeros() as usize;
         (pos + t, t != 0 && w[t.wrapping_sub(1) & 63] == b'\r')
     } else {
-        let nl = next_lf(p, pos + 64).ok_or(DropReason::SipMalformed)?;
+        let nl = next_lf(k, p, pos + 64).ok_or(DropReason::SipMalformed)?;
         (nl, p.get(nl - 1) == Some(&b'\r'))
     };
     if !crlf {
@@ -591,7 +612,7 @@ fn line(p: &[u8], w: &[u8; 64], pos: usize, lines: &mut usize) -> Result<Acted, 
     }
     // The name: a run of letters and dashes that ends at the colon is the
     // common case. The run stops at the latest at the line's CR.
-    let (run, kind) = crate::simd::header_name32(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
+    let (run, kind) = k.header_name(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
     let (colon, kind) = if run > 0 && run < 32 && w[run & 31] == b':' {
         (pos + run, kind)
     } else {
@@ -616,9 +637,9 @@ fn line(p: &[u8], w: &[u8; 64], pos: usize, lines: &mut usize) -> Result<Acted, 
 /// (header lines of 64 to 127 bytes are common: Via, Contact, long URIs),
 /// else by `memchr`.
 #[inline(always)]
-fn next_lf(p: &[u8], from: usize) -> Option<usize> {
+fn next_lf<K: LineKernels>(k: K, p: &[u8], from: usize) -> Option<usize> {
     if let Some(w) = p.get(from..).and_then(|r| r.first_chunk::<64>()) {
-        let m = crate::simd::eq_mask64(w, b'\n');
+        let m = k.lf_mask(w);
         if m != 0 {
             return Some(from + m.trailing_zeros() as usize);
         }
@@ -636,7 +657,7 @@ fn next_lf_far(p: &[u8], from: usize) -> Option<usize> {
 #[cold]
 fn fold(p: &[u8], mut end: usize) -> Result<usize, DropReason> {
     while p.get(end).is_some_and(|&c| is_ws(c)) {
-        let nl = next_lf(p, end).ok_or(DropReason::SipMalformed)?;
+        let nl = next_lf_far(p, end).ok_or(DropReason::SipMalformed)?;
         if p[nl - 1] != b'\r' {
             return Err(DropReason::SipMalformed);
         }
@@ -1043,9 +1064,15 @@ To: <sip:x>\r\nl: 0\r\n\r\n"
                     }
                 }
                 let (new, old) = (scan(&m), reference::scan(&m));
+                // The baseline build of the scanner too (`scan` takes the
+                // AVX2 one on CPUs that have it).
+                let mut b = Scan::EMPTY;
+                let base = scan_body(crate::simd::Base, &m, &mut b).map(|_| b);
                 prop_assert_eq!(new.is_ok(), old.is_ok(), "{}", String::from_utf8_lossy(&m));
-                if let (Ok(n), Ok(o)) = (new, old) {
+                prop_assert_eq!(base.is_ok(), old.is_ok(), "{}", String::from_utf8_lossy(&m));
+                if let (Ok(n), Ok(o), Ok(b)) = (new, old, base) {
                     prop_assert_eq!(format!("{n:?}"), format!("{o:?}"));
+                    prop_assert_eq!(format!("{b:?}"), format!("{o:?}"));
                 }
                 Ok(())
             })
