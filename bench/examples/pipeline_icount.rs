@@ -21,7 +21,13 @@ fn main() {
     // the UDP payload) or `parse` (the L2-L4 parse with checksum verify), or
     // `burst`: the whole path in bursts of 32 with the lookups prefetched.
     let stage = std::env::args().nth(3).unwrap_or_default();
-    let f = PipelineFixture::new(1000, 256, size);
+    // PIPELINE_UES and PIPELINE_SENDERS (a power of two) as in the
+    // criterion bench: 1 000 and 256 by default (warm tables); 1 000 000
+    // and 65 536 for cold table entries and identities.
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (ues, senders) = (env("PIPELINE_UES", 1000), env("PIPELINE_SENDERS", 256));
+    let f = PipelineFixture::new(ues, senders, size);
+    let mask = senders - 1;
     if stage == "burst" {
         // As a worker runs: bursts of 32 with the burst's lookups prefetched.
         let mut bufs: Vec<PacketBuf> = (0..32).map(|_| PacketBuf::new()).collect();
@@ -30,7 +36,7 @@ fn main() {
         let mut fwd = 0usize;
         for k in (0..n).step_by(32) {
             for (j, b) in bufs.iter_mut().enumerate() {
-                b.fill(&f.frames[(k + j) & 255]);
+                b.fill(&f.frames[(k + j) & mask]);
             }
             {
                 let g = reader.guard();
@@ -48,7 +54,7 @@ fn main() {
     if !stage.is_empty() {
         let mut ok = 0usize;
         for k in 0..n {
-            let fr = &f.frames[k & 255];
+            let fr = &f.frames[k & mask];
             let Ok(p) = dataplane::wire::parse_frame(std::hint::black_box(fr), stage == "parse") else {
                 continue;
             };
@@ -66,7 +72,7 @@ fn main() {
     let mut buf = PacketBuf::new();
     let mut fwd = 0usize;
     for k in 0..n {
-        buf.fill(&f.frames[k & 255]);
+        buf.fill(&f.frames[k & mask]);
         let v = {
             let g = reader.guard();
             pipeline::process(&mut buf, Side::Access, &f.ctx, &f.readers, &g, &mut st)
