@@ -977,22 +977,25 @@ fn forward_request<B: Buf>(
 ) -> Result<(), DropReason> {
     let off = p.payload_off as usize;
     let out_addrs = ctx.side(out);
-    // Max-Forwards (RFC 3261 §16.6 step 3), in place, same width.
-    if let Some(mf) = scan.max_forwards {
-        let v = buf
-            .data_mut()
-            .get_mut(off + mf.value..off + mf.value_end)
-            .ok_or(DropReason::SipMalformed)?;
-        if !decrement_max_forwards(v) {
-            return Err(DropReason::TooManyHops);
-        }
-    }
-    // Per-transaction nonce: a hash of the incoming top Via, so
-    // retransmissions map to the same branch.
     let nonce = {
-        let payload = p.payload(buf.data());
+        // The payload, taken once for both steps below.
+        let payload = buf
+            .data_mut()
+            .get_mut(p.payload_range())
+            .ok_or(DropReason::SipMalformed)?;
+        // Max-Forwards (RFC 3261 §16.6 step 3), in place, same width.
+        if let Some(mf) = scan.max_forwards {
+            let v = payload
+                .get_mut(mf.value..mf.value_end)
+                .ok_or(DropReason::SipMalformed)?;
+            if !decrement_max_forwards(v) {
+                return Err(DropReason::TooManyHops);
+            }
+        }
+        // Per-transaction nonce: a hash of the incoming top Via, so
+        // retransmissions map to the same branch. Uniqueness only (the MAC
+        // over the token is what authenticates it).
         let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
-        // Uniqueness only (the MAC over the token is what authenticates it).
         nonce_of(ctx.nonce_seed, v)
     };
     // Edits from the back: remove every UE-supplied identity header.
@@ -1072,7 +1075,17 @@ fn forward_request<B: Buf>(
     if at > buf.len() {
         return Err(DropReason::SipMalformed);
     }
-    if buf.headroom() >= ins + 64 {
+    // Headroom that must stay free after the gap is opened at the front:
+    // what `emit_toward` prepends when the new headers are longer than the
+    // old ones, and toward a UE room for an ESP header (possibly added
+    // there).
+    let reserve = match out {
+        Side::Core => out_addrs
+            .template(dst.ip())
+            .map_or(0, |t| t.header_len().saturating_sub(off)),
+        Side::Access => 64,
+    };
+    if buf.headroom() >= ins + reserve {
         // Open the gap by moving the start line into the headroom; the
         // headers in front of the payload are re-emitted below, so they
         // need not move. The payload offset is unchanged relative to the new
@@ -1088,9 +1101,9 @@ fn forward_request<B: Buf>(
         .ok_or(DropReason::SipTooLarge)?;
     // The parts add up to `ins` by construction.
     let (via, rest) = gap.split_at_mut(via_prefix.len());
-    via.copy_from_slice(via_prefix);
+    copy_short(via, via_prefix);
     let (t, rest) = rest.split_at_mut(tl);
-    t.copy_from_slice(&tok[..tl]);
+    copy_short(t, tok.get(..tl).unwrap_or_default());
     let (r, rest) = rest.split_at_mut(rr_len);
     let mut w = 0;
     for (side, ip, port) in rr.into_iter().flatten() {
@@ -1098,9 +1111,41 @@ fn forward_request<B: Buf>(
             .write_record_route(ip, port, r.get_mut(w..).unwrap_or_default())
             .ok_or(DropReason::NoRoute)?;
     }
-    rest.copy_from_slice(pai);
+    copy_short(rest, pai);
     msg_len += ins;
     emit_toward(buf, p, ctx, tables, out, dst, msg_len)
+}
+
+/// `dst.copy_from_slice(src)` for slices of equal length, without a call
+/// to `memcpy` when they are at most 64 bytes long: two fixed-size copies
+/// that overlap in the middle. Panics, as `copy_from_slice` does, when the
+/// lengths differ (callers split `dst` to `src`'s length).
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    #[inline(always)]
+    fn ends<const K: usize>(dst: &mut [u8], src: &[u8]) -> bool {
+        if dst.len() != src.len() {
+            return false;
+        }
+        match (dst.first_chunk_mut::<K>(), src.first_chunk::<K>()) {
+            (Some(d), Some(s)) => *d = *s,
+            _ => return false,
+        }
+        match (dst.last_chunk_mut::<K>(), src.last_chunk::<K>()) {
+            (Some(d), Some(s)) => *d = *s,
+            _ => return false,
+        }
+        true
+    }
+    let done = match src.len() {
+        32..=64 => ends::<32>(dst, src),
+        16..=31 => ends::<16>(dst, src),
+        8..=15 => ends::<8>(dst, src),
+        _ => false,
+    };
+    if !done {
+        dst.copy_from_slice(src);
+    }
 }
 
 /// Decrement a Max-Forwards value in place (RFC 3261 §16.6 step 3): false
@@ -1238,6 +1283,43 @@ mod tests {
         }
     }
 
+    /// A buffer with too little headroom for a request's insertions to
+    /// go in front, so that the tail moves instead.
+    struct TightBuf(PacketBuf);
+
+    /// Headroom [`TightBuf`] hides.
+    const HIDDEN: usize = crate::buf::HEADROOM - 8;
+
+    impl Buf for TightBuf {
+        fn data(&self) -> &[u8] {
+            self.0.data()
+        }
+        fn data_mut(&mut self) -> &mut [u8] {
+            self.0.data_mut()
+        }
+        fn headroom(&self) -> usize {
+            self.0.headroom().saturating_sub(HIDDEN)
+        }
+        fn tailroom(&self) -> usize {
+            self.0.tailroom()
+        }
+        fn prepend(&mut self, n: usize) -> Result<(), BufError> {
+            if n > self.headroom() {
+                return Err(BufError::NoHeadroom);
+            }
+            self.0.prepend(n)
+        }
+        fn adj(&mut self, n: usize) -> Result<(), BufError> {
+            self.0.adj(n)
+        }
+        fn append(&mut self, n: usize) -> Result<(), BufError> {
+            self.0.append(n)
+        }
+        fn trim(&mut self, n: usize) -> Result<(), BufError> {
+            self.0.trim(n)
+        }
+    }
+
     fn forward(f: &PipelineFixture, ctx: &Context, buf: &mut impl Buf) -> Verdict {
         let reader = f.domain.register().expect("reader");
         let mut st = PipeState::new(7);
@@ -1292,6 +1374,12 @@ mod tests {
                             assert!(b.fill(&frame));
                             let v = forward(&f, &f.ctx, &mut b);
                             assert_eq!(v, Verdict::Forward(Side::Core), "{msg}");
+                            // The same frame out of the path that moves the
+                            // tail to open the gap (no room in front).
+                            let mut t = TightBuf(PacketBuf::new());
+                            assert!(t.0.fill(&frame));
+                            assert_eq!(forward(&f, &f.ctx, &mut t), v, "tight: {msg}");
+                            assert_eq!(t.data(), b.data(), "tight headroom changed the frame:\n{msg}");
                             let out = wire::parse_frame(b.data(), true);
                             assert!(out.is_ok(), "{:?} for\n{msg}", out.err());
                             // The content: the message with exactly the
@@ -1334,6 +1422,22 @@ mod tests {
             }
         }
         assert_eq!(n, 216);
+    }
+
+    /// `copy_short` writes exactly what `copy_from_slice` does, at every
+    /// length around its size classes, and nothing outside `dst`.
+    #[test]
+    fn copy_short_matches_copy_from_slice() {
+        let src: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        for len in 0..=100 {
+            for at in [0usize, 1, 7] {
+                let mut want = [0xeeu8; 128];
+                let mut got = want;
+                want[at..at + len].copy_from_slice(&src[..len]);
+                copy_short(&mut got[at..at + len], &src[..len]);
+                assert_eq!(got, want, "len {len} at {at}");
+            }
+        }
     }
 
     /// The two-digit fast path decides and writes exactly what the
