@@ -1,12 +1,15 @@
-//! The SIP fast path: a single-pass scanner over a UDP payload and the
-//! in-place edits a stateless P-CSCF makes to it.
+//! The SIP fast path: a scanner over a UDP payload and the in-place edits
+//! a stateless P-CSCF makes to it.
 //!
 //! [`scan`] finds the start line and the handful of headers the worker needs
 //! (top Via, P-Preferred-Identity, P-Asserted-Identity, Max-Forwards, To tag,
 //! Content-Length, CSeq method) without building a full header table; the full
 //! parser lives in `control::sip` and serves the control thread. Everything
 //! here borrows the payload, allocates nothing and never panics on input:
-//! every failure is a [`DropReason`].
+//! every failure is a [`DropReason`]. The scanner checks every line in one
+//! pass over the lines and records the headers it acts on in a second pass
+//! over what the first noted ([`scan_into`]); its per-line kernels are in
+//! `simd`, in an SSE2 and an AVX2 build chosen at run time.
 
 use smallvec::SmallVec;
 
