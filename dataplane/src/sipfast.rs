@@ -422,15 +422,15 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
 /// [`scan`] into a [`Scan`] the caller owns (no copy of the result; `s` is
 /// overwritten whole, and is unspecified after an error).
 ///
-/// Two passes. Pass 1 ([`lines`]) checks every line (CRLF, a valid name,
+/// Two passes. Pass 1 (`lines`) checks every line (CRLF, a valid name,
 /// folding) from the bytes at its start and notes the lines to act on,
 /// without a branch on which header a line is, and without calls outside
 /// rare paths, so its state stays in registers. In the common case it
-/// notes, per kind, the count and the first and last line ([`ByKind`]),
+/// notes, per kind, the count and the first and last line (`ByKind`),
 /// and pass 2 takes the kinds in a fixed order. A message with more than
 /// two Content-Length, P-Asserted-Identity, P-Preferred-Identity or Route
 /// lines is scanned again, noting every acted line in order
-/// ([`Scan::act`]).
+/// (`Scan::act`).
 ///
 /// Compiled twice: for the build's target and, run when the CPU has it, for
 /// x86-64-v3 ([`crate::simd::v3`]).
