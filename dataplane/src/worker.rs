@@ -2,7 +2,7 @@
 //!
 //! Each worker owns one RX/TX queue on each side's port, polls them in bursts
 //! of [`BURST`], reads the clock once per burst, runs every frame through the
-//! [`pipeline`](crate::pipeline), transmits in bursts, hands exceptions to the
+//! [`pipeline`], transmits in bursts, hands exceptions to the
 //! control thread through its own bounded lock-free queue (a full queue drops
 //! and counts; a worker never blocks), publishes its counters and reports a
 //! quiescent state on every loop.

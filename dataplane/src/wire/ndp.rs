@@ -4,7 +4,7 @@
 //! (RFC 4861 §7.1.1 validation, §7.2.4 response). The IPv4 counterpart is
 //! ARP ([`super::arp_reply_in_place`]).
 //!
-//! Owns: [`classify`] (called by `parse_frame` for ICMPv6) and
+//! Owns: `classify` (called by `parse_frame` for ICMPv6) and
 //! [`advert_in_place`].
 //!
 //! Must never: answer a solicitation that fails any validity check, answer
