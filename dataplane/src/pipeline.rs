@@ -134,45 +134,30 @@ impl SideAddrs {
         }
     }
 
+    /// The start of our Record-Route line for peers of `ip`'s family (up to
+    /// the port), or None if this side has no address of that family.
+    #[inline]
+    fn record_route_prefix(&self, ip: IpAddr) -> Option<&[u8]> {
+        let pre = if ip.is_ipv4() { &self.rr_v4 } else { &self.rr_v6 };
+        (!pre.is_empty()).then_some(&pre[..])
+    }
+
     /// The length of the line [`SideAddrs::write_record_route`] writes, or
     /// None if this side has no address of `ip`'s family.
     #[inline]
     fn record_route_len(&self, ip: IpAddr, port: u16) -> Option<usize> {
-        let pre = if ip.is_ipv4() { &self.rr_v4 } else { &self.rr_v6 };
-        if pre.is_empty() {
-            return None;
-        }
-        let digits = match port {
-            0..=9 => 1,
-            10..=99 => 2,
-            100..=999 => 3,
-            1000..=9999 => 4,
-            _ => 5,
-        };
-        Some(pre.len() + digits + b";lr>\r\n".len())
+        let pre = self.record_route_prefix(ip)?;
+        Some(pre.len() + port_digits(port).1 + RR_SUFFIX.len())
     }
 
     /// Write our Record-Route line for peers of `ip`'s family with `port`
     /// into `out`; returns its length, or None if this side has no address
     /// of that family or `out` is too short.
     fn write_record_route(&self, ip: IpAddr, port: u16, out: &mut [u8]) -> Option<usize> {
-        let pre = if ip.is_ipv4() { &self.rr_v4 } else { &self.rr_v6 };
-        if pre.is_empty() {
-            return None;
-        }
-        let mut digits = [0u8; 5];
-        let mut n = 0;
-        let mut v = port;
-        loop {
-            digits[4 - n] = b'0' + (v % 10) as u8;
-            n += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
+        let pre = self.record_route_prefix(ip)?;
+        let (digits, n) = port_digits(port);
         let mut w = 0;
-        for part in [&pre[..], &digits[5 - n..], b";lr>\r\n"] {
+        for part in [pre, &digits[5 - n..], RR_SUFFIX] {
             out.get_mut(w..w + part.len())?.copy_from_slice(part);
             w += part.len();
         }
@@ -222,6 +207,26 @@ impl SideAddrs {
             dst_port: dst.port(),
         }
     }
+}
+
+/// What follows the port in our Record-Route line.
+const RR_SUFFIX: &[u8] = b";lr>\r\n";
+
+/// `port` in decimal: the digits are the last `n` bytes of the array.
+#[inline]
+fn port_digits(port: u16) -> ([u8; 5], usize) {
+    let mut digits = [0u8; 5];
+    let mut n = 0;
+    let mut v = port;
+    loop {
+        digits[4 - n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    (digits, n)
 }
 
 /// Build in `buf` a frame out of side `o` from `src` to `dst` carrying
@@ -988,7 +993,7 @@ fn forward_request<B: Buf>(
             let v = payload
                 .get_mut(mf.value..mf.value_end)
                 .ok_or(DropReason::SipMalformed)?;
-            if !decrement_max_forwards(v) {
+            if !sipfast::decrement_max_forwards(v) {
                 return Err(DropReason::TooManyHops);
             }
         }
@@ -1146,27 +1151,6 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     if !done {
         dst.copy_from_slice(src);
     }
-}
-
-/// Decrement a Max-Forwards value in place (RFC 3261 §16.6 step 3): false
-/// when it is zero or not a number, as [`sipfast::decrement_max_forwards`]
-/// decides, with the common two-digit value done here without a loop.
-#[inline]
-fn decrement_max_forwards(v: &mut [u8]) -> bool {
-    if let [a, b] = v {
-        let (da, db) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
-        if da > 9 || db > 9 || da | db == 0 {
-            return false;
-        }
-        if db == 0 {
-            *a -= 1;
-            *b = b'9';
-        } else {
-            *b -= 1;
-        }
-        return true;
-    }
-    sipfast::decrement_max_forwards(v)
 }
 
 /// Remove bytes `s..e` of the payload that starts at `off` in `buf`, by
@@ -1437,32 +1421,6 @@ mod tests {
                 copy_short(&mut got[at..at + len], &src[..len]);
                 assert_eq!(got, want, "len {len} at {at}");
             }
-        }
-    }
-
-    /// The two-digit fast path decides and writes exactly what the
-    /// scanner's general helper does, for every pair of bytes; other widths
-    /// go to that helper.
-    #[test]
-    fn max_forwards_fast_path_matches_the_general_decrement() {
-        for v in 0..=u16::MAX {
-            let mut a = v.to_be_bytes();
-            let mut b = a;
-            assert_eq!(
-                decrement_max_forwards(&mut a),
-                sipfast::decrement_max_forwards(&mut b),
-                "{:?}",
-                v.to_be_bytes()
-            );
-            assert_eq!(a, b);
-        }
-        for v in [&b"0"[..], b"1", b"100", b"070", b"", b"1234567890"] {
-            let (mut a, mut b) = (v.to_vec(), v.to_vec());
-            assert_eq!(
-                decrement_max_forwards(&mut a),
-                sipfast::decrement_max_forwards(&mut b)
-            );
-            assert_eq!(a, b);
         }
     }
 

@@ -217,9 +217,7 @@ unsafe fn header_name32_avx2(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
     let slot = NameTable::slot(run as usize, w[0] | 0x20);
     let pat = _mm256_loadu_si256(t.pat[slot].as_ptr() as *const __m256i);
     let same = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lower, pat)) as u32;
-    let want = ((1u64 << run) - 1) as u32;
-    let hit = (u32::from(t.len[slot]) ^ run) | (!same & want);
-    (run as usize, t.kind[slot] & 0u8.wrapping_sub(u8::from(hit == 0)))
+    (run as usize, t.kind_at(slot, run, same))
 }
 
 /// Whether the CPU has what [`v3`] compiles for: 0 not checked yet, 1 no,
@@ -308,6 +306,16 @@ impl NameTable {
         ((c >> 1) as usize + 4 * n) & 15
     }
 
+    /// The kind at `slot` when the `run`-byte name matches its row, given
+    /// `same` (bit `i` set when byte `i` of the lowercased name equals byte
+    /// `i` of the row); else 0. Without a branch.
+    #[inline(always)]
+    fn kind_at(&self, slot: usize, run: u32, same: u32) -> u8 {
+        let want = ((1u64 << run) - 1) as u32;
+        let hit = (u32::from(self.len[slot]) ^ run) | (!same & want);
+        self.kind[slot] & 0u8.wrapping_sub(u8::from(hit == 0))
+    }
+
     /// A table of `names` (any case; stored lowercase). Fails to build
     /// (a panic in const evaluation) when two names share a slot, a name is
     /// empty or longer than 31 bytes, holds other bytes than letters and `-`,
@@ -352,12 +360,11 @@ pub fn header_name32(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
             __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_cvtsi128_si32,
             _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         };
-        let b = &w[..];
         // SAFETY: unaligned 16-byte loads from a 32-byte array and from a
         // table row of 32 bytes (its slot is masked to 0..16), all in
         // bounds. SSE2 is part of the x86_64 baseline.
         unsafe {
-            let ptr = b.as_ptr() as *const __m128i;
+            let ptr = w.as_ptr() as *const __m128i;
             let (v0, v1) = (_mm_loadu_si128(ptr), _mm_loadu_si128(ptr.add(1)));
             let mask = |x: __m128i| _mm_movemask_epi8(x) as u32 & 0xffff;
             let class = |v: __m128i| {
@@ -379,9 +386,7 @@ pub fn header_name32(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
             let pat = t.pat[slot].as_ptr() as *const __m128i;
             let same = mask(_mm_cmpeq_epi8(l0, _mm_loadu_si128(pat)))
                 | mask(_mm_cmpeq_epi8(l1, _mm_loadu_si128(pat.add(1)))) << 16;
-            let want = ((1u64 << run) - 1) as u32;
-            let hit = (u32::from(t.len[slot]) ^ run) | (!same & want);
-            (run as usize, t.kind[slot] & 0u8.wrapping_sub(u8::from(hit == 0)))
+            (run as usize, t.kind_at(slot, run, same))
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

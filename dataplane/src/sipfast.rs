@@ -271,10 +271,12 @@ static NAMES: crate::simd::NameTable = crate::simd::NameTable::new(&[
     (b"p-preferred-identity", hdr::PPI),
 ]);
 
-/// [`header_name`] for names with token characters other than letters and
-/// dashes, of 32 or more bytes, or with whitespace before the colon: the
-/// name's length and the offset of its colon, or `None` if the line has no
-/// valid name.
+/// The header name of the line `p[pos..nl]` when it is not a run of fewer
+/// than 32 letters and dashes ending at the colon (other token characters,
+/// 32 bytes or more, or whitespace before the colon): the name's length and
+/// the offset of its colon, or `None` if the line has no valid name (a CR,
+/// a NUL or a space inside a name could make a downstream parser see a
+/// header we did not).
 #[cold]
 fn header_name_slow(p: &[u8], pos: usize, nl: usize, run: usize) -> Option<(usize, usize)> {
     let line = p.get(pos..nl)?;
@@ -433,7 +435,7 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
 /// (`Scan::act`).
 ///
 /// Compiled twice: for the build's target and, run when the CPU has it, for
-/// x86-64-v3 ([`crate::simd::v3`]).
+/// x86-64-v3 with AVX2 kernels ([`crate::simd::in_v3`], [`crate::simd::Avx2`]).
 pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
     #[cfg(target_arch = "x86_64")]
     if let Some(k) = crate::simd::Avx2::get() {
@@ -829,8 +831,28 @@ pub fn via_param<'a>(via: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// Decrement a Max-Forwards value in place, keeping its width ("10" → "09").
-/// Returns false when it is already zero or not a number.
+/// Returns false when it is already zero or not a number. The common
+/// two-digit value is done without a loop.
+#[inline]
 pub fn decrement_max_forwards(v: &mut [u8]) -> bool {
+    if let [a, b] = v {
+        let (da, db) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
+        if da > 9 || db > 9 || da | db == 0 {
+            return false;
+        }
+        if db == 0 {
+            *a -= 1;
+            *b = b'9';
+        } else {
+            *b -= 1;
+        }
+        return true;
+    }
+    decrement_max_forwards_any(v)
+}
+
+/// [`decrement_max_forwards`] for any width.
+fn decrement_max_forwards_any(v: &mut [u8]) -> bool {
     if v.is_empty() || v.len() > 9 {
         return false;
     }
@@ -1006,6 +1028,23 @@ hello";
                     String::from_utf8_lossy(v)
                 );
             }
+        }
+    }
+
+    /// The two-digit path decides and writes exactly what the loop for any
+    /// width does, for every pair of bytes.
+    #[test]
+    fn max_forwards_two_digits_match_the_general_decrement() {
+        for v in 0..=u16::MAX {
+            let mut a = v.to_be_bytes();
+            let mut b = a;
+            assert_eq!(
+                decrement_max_forwards(&mut a),
+                decrement_max_forwards_any(&mut b),
+                "{:?}",
+                v.to_be_bytes()
+            );
+            assert_eq!(a, b);
         }
     }
 
