@@ -2,7 +2,7 @@
 # Instructions per packet of the plaintext path, independent of machine load:
 # runs the pipeline_icount example under callgrind for 1 000 and 11 000
 # packets and prints the difference per packet.
-#   bench/icount.sh [SIZE] [scan|parse|burst]
+#   bench/icount.sh [SIZE] [scan|parse|burst|copy]
 # SIZE is the SIP message size (400 by default); a stage name measures that
 # stage alone (`parse` includes the UDP checksum verify; `scan` includes the
 # parse without it).
