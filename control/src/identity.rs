@@ -42,6 +42,7 @@ fn match_registered<'a>(uri: &Uri<'_>, id: &'a Identity) -> Option<&'a Impu> {
 
 /// The first URI of a P-Preferred-Identity value that matches a registered
 /// IMPU. Malformed elements match nothing.
+#[inline]
 fn match_ppi<'a>(ppi: &[u8], id: &'a Identity) -> Option<&'a Impu> {
     // The usual value is one registered IMPU in angle brackets, byte for
     // byte: found without parsing (`Impu::bracketed` is a single name-addr,
@@ -49,6 +50,13 @@ fn match_ppi<'a>(ppi: &[u8], id: &'a Identity) -> Option<&'a Impu> {
     if let Some(i) = id.impus.iter().find(|i| i.bracketed() == Some(ppi)) {
         return Some(i);
     }
+    match_ppi_parsed(ppi, id)
+}
+
+/// [`match_ppi`] past its byte-for-byte shortcut. Out of line: the data
+/// plane inlines the shortcut into its per-request path, not the parser.
+#[inline(never)]
+fn match_ppi_parsed<'a>(ppi: &[u8], id: &'a Identity) -> Option<&'a Impu> {
     sip::name_addrs(ppi).filter_map(Result::ok).find_map(|na| {
         // Byte-identical URIs are equivalent: the common case needs no parse.
         id.impus
@@ -60,13 +68,20 @@ fn match_ppi<'a>(ppi: &[u8], id: &'a Identity) -> Option<&'a Impu> {
 
 /// A default IMPU: one of `id.defaults` picked by `random` (indices out of
 /// range are ignored), or the first IMPU when there is no usable default.
-fn default_impu(id: &Identity, random: u32) -> Option<&Impu> {
+/// `random` is called only when there are several usable defaults.
+#[inline(always)]
+fn default_impu(id: &Identity, random: impl FnOnce() -> u32) -> Option<&Impu> {
+    if id.defaults.is_empty() {
+        // The usual identity (TS 24.229: the first P-Associated-URI).
+        return id.impus.first();
+    }
     let valid = || id.defaults.iter().filter(|&&k| usize::from(k) < id.impus.len());
     let n = valid().count();
     if n == 0 {
         return id.impus.first();
     }
-    let k = valid().nth(random as usize % n)?;
+    let r = if n > 1 { random() } else { 0 };
+    let k = valid().nth(r as usize % n)?;
     id.impus.get(usize::from(*k))
 }
 
@@ -78,18 +93,50 @@ fn default_impu(id: &Identity, random: u32) -> Option<&Impu> {
 /// several. `None` only when `id` has no IMPU at all.
 pub fn assert_identity<'a>(ppi: Option<&[u8]>, id: &'a Identity, random: u32) -> Option<&'a Impu> {
     ppi.and_then(|p| match_ppi(p, id))
-        .or_else(|| default_impu(id, random))
+        .or_else(|| default_impu(id, || random))
 }
 
 /// [`assert_identity`] over the values of several P-Preferred-Identity
 /// headers, in header order: the first URI that matches a registered IMPU
 /// wins; otherwise a default IMPU.
+#[inline]
 pub fn assert_identity_values<'a, 'v>(
     ppis: impl IntoIterator<Item = &'v [u8]>,
     id: &'a Identity,
     random: u32,
 ) -> Option<&'a Impu> {
-    ppis.into_iter()
+    assert_identity_values_with(ppis, id, || random)
+}
+
+/// [`assert_identity_values`] with the random number drawn from `random`
+/// only when it is needed (when no P-Preferred-Identity matches and `id`
+/// has several usable defaults), so a caller on the packet path does not
+/// pay for a draw it would throw away.
+#[inline(always)]
+pub fn assert_identity_values_with<'a, 'v>(
+    ppis: impl IntoIterator<Item = &'v [u8]>,
+    id: &'a Identity,
+    random: impl FnOnce() -> u32,
+) -> Option<&'a Impu> {
+    let mut ppis = ppis.into_iter();
+    // Most requests carry no P-Preferred-Identity and most identities no
+    // list of defaults: that case is a few loads, inlined into the caller.
+    match ppis.next() {
+        None => default_impu(id, random),
+        Some(first) => match_ppis(first, ppis, id, random),
+    }
+}
+
+/// [`assert_identity_values_with`] once a first value is in hand.
+#[inline(never)]
+fn match_ppis<'a, 'v>(
+    first: &'v [u8],
+    rest: impl Iterator<Item = &'v [u8]>,
+    id: &'a Identity,
+    random: impl FnOnce() -> u32,
+) -> Option<&'a Impu> {
+    core::iter::once(first)
+        .chain(rest)
         .find_map(|p| match_ppi(p, id))
         .or_else(|| default_impu(id, random))
 }
@@ -100,7 +147,7 @@ pub fn assert_identity_values<'a, 'v>(
 pub fn assert_identity_msg<'a>(msg: &Message<'_, '_>, id: &'a Identity, random: u32) -> Option<&'a Impu> {
     msg.headers_named(HeaderName::PPreferredIdentity)
         .find_map(|h| match_ppi(h.value, id))
-        .or_else(|| default_impu(id, random))
+        .or_else(|| default_impu(id, || random))
 }
 
 /// Whether `msg` is an initial request for a dialog or a standalone request:
@@ -230,6 +277,53 @@ mod tests {
                 assert_identity(None, &id, r).unwrap().uri(),
                 "sip:Alice@example.com"
             );
+        }
+    }
+
+    /// The lazy form picks what the eager form picks, for every mix of
+    /// P-Preferred-Identity values and defaults, and draws a random number
+    /// only when several usable defaults need one.
+    #[test]
+    fn lazy_random_picks_as_eager_and_draws_only_when_needed() {
+        let ppi_sets: [&[&[u8]]; 5] = [
+            &[],
+            &[b"<tel:+12125550101>"],
+            &[b"<sip:mallory@example.com>"],
+            &[
+                b"<sip:mallory@example.com>",
+                b"\"A\" <sip:alice.work@example.com;user=ip>",
+            ],
+            &[b"<sip:"],
+        ];
+        let default_sets: [&[u16]; 5] = [&[], &[2], &[7], &[1, 2, 40], &[40, 41]];
+        for defaults in default_sets {
+            let mut id = alice();
+            id.defaults = defaults.to_vec();
+            let usable = defaults
+                .iter()
+                .filter(|&&k| usize::from(k) < id.impus.len())
+                .count();
+            for ppis in ppi_sets {
+                for r in [0, 1, 2, u32::MAX] {
+                    let eager = assert_identity_values(ppis.iter().copied(), &id, r);
+                    let mut drawn = 0;
+                    let lazy = assert_identity_values_with(ppis.iter().copied(), &id, || {
+                        drawn += 1;
+                        r
+                    });
+                    assert_eq!(
+                        lazy.map(Impu::uri),
+                        eager.map(Impu::uri),
+                        "{defaults:?} {ppis:?} {r}"
+                    );
+                    let matched = ppis.iter().any(|p| match_ppi(p, &id).is_some());
+                    assert_eq!(
+                        drawn,
+                        usize::from(!matched && usable > 1),
+                        "{defaults:?} {ppis:?}"
+                    );
+                }
+            }
         }
     }
 

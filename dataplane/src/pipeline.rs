@@ -726,7 +726,7 @@ fn process_inner<B: Buf>(
                 // Initial or standalone request: TS 24.229 §5.2.6.3.
                 let ppis = scan.ppi.iter().map(|l| l.value(payload));
                 if let Some(impu) =
-                    control::identity::assert_identity_values(ppis, identity, random(&mut st.rng))
+                    control::identity::assert_identity_values_with(ppis, identity, || random(&mut st.rng))
                 {
                     pai = impu.pai_line();
                 }
