@@ -368,8 +368,9 @@ impl TableWriters {
 
 impl TableReaders {
     /// The binding of a sender: the outbound (IP, port, transport) entry
-    /// first, then the IP-only entry.
-    #[inline]
+    /// first, then the IP-only entry. Always inlined: it runs once per
+    /// request from a UE, and the call cost a fifth of the lookup.
+    #[inline(always)]
     pub fn sender<'a>(&'a self, g: &Guard<'a>, ip: IpAddr, port: u16, t: Transport) -> Option<&'a Binding> {
         self.sender_key(g, AddrKey::new(ip), port, t)
     }
@@ -379,7 +380,7 @@ impl TableReaders {
     /// parser's per-family branch, so the lookup has no family branch of its
     /// own. The per-port table is skipped while it is empty (most
     /// deployments bind by address only).
-    #[inline]
+    #[inline(always)]
     pub fn sender_key<'a>(
         &'a self,
         g: &Guard<'a>,

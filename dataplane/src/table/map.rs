@@ -1053,7 +1053,7 @@ where
     /// # Panics
     /// If `guard` belongs to another QSBR domain than the map (a programming
     /// error, never data dependent).
-    #[inline]
+    #[inline(always)]
     pub fn get<'a>(&'a self, guard: &Guard<'a>, key: &K) -> Option<&'a V> {
         self.check(guard);
         let h = self.shared.hash(key);
