@@ -276,7 +276,7 @@ fn bad_dst_v6(a: u128) -> bool {
 ///   `TcpBadChecksum` (when `verify_l4_checksum`);
 /// - ESP shorter than 8 bytes → `EspTruncated`;
 /// - any other protocol → `UnsupportedProtocol`.
-#[inline]
+#[inline(always)]
 pub fn parse_frame(frame: &[u8], verify_l4_checksum: bool) -> core::result::Result<Parsed, DropReason> {
     if let Some(p) = parse_ipv4_udp(frame, verify_l4_checksum) {
         return Ok(p);
