@@ -646,12 +646,17 @@ fn process_inner<B: Buf>(
     st.arrival_spi = None;
     // A checksum the NIC verified (receive offload) is not verified again.
     let verify = ctx.verify_udp_checksum && !buf.rx_l4_csum_good();
-    let mut p = wire::parse_frame(buf.data(), verify)?;
+    // Borrowed out of the result rather than moved: the summary is large,
+    // and the ESP path below switches to the inner one by reference.
+    let outer = wire::parse_frame(buf.data(), verify);
+    let mut p = match &outer {
+        Ok(p) => p,
+        Err(r) => return Err(*r),
+    };
     if p.l3 == L3::Arp {
-        let len = wire::arp_reply_in_place(buf.data_mut(), &p, wire::MacAddr(me.mac), |ip| {
-            me.ipv4 == Some(ip)
-        })
-        .ok_or(DropReason::NotForUs)?;
+        let len =
+            wire::arp_reply_in_place(buf.data_mut(), p, wire::MacAddr(me.mac), |ip| me.ipv4 == Some(ip))
+                .ok_or(DropReason::NotForUs)?;
         buf.set_len(len).map_err(|_| DropReason::EthTruncated)?;
         return Ok(Verdict::Forward(from));
     }
@@ -659,10 +664,9 @@ fn process_inner<B: Buf>(
         // Neighbor Discovery, the IPv6 counterpart of ARP.
         buf.set_len(p.l2_len as usize + wire::ndp::ADVERT_L3_LEN)
             .map_err(|_| DropReason::NotForUs)?;
-        let len = wire::ndp::advert_in_place(buf.data_mut(), &p, wire::MacAddr(me.mac), |ip| {
-            me.ipv6 == Some(ip)
-        })
-        .ok_or(DropReason::NotForUs)?;
+        let len =
+            wire::ndp::advert_in_place(buf.data_mut(), p, wire::MacAddr(me.mac), |ip| me.ipv6 == Some(ip))
+                .ok_or(DropReason::NotForUs)?;
         buf.set_len(len).map_err(|_| DropReason::NotForUs)?;
         return Ok(Verdict::Forward(from));
     }
@@ -673,6 +677,7 @@ fn process_inner<B: Buf>(
         return Err(DropReason::TtlExpired);
     }
     let mut via_sa = None;
+    let inner;
     if p.is_esp() {
         if from != Side::Access {
             return Err(DropReason::EspUnknownSpi);
@@ -691,7 +696,11 @@ fn process_inner<B: Buf>(
         via_sa = Some(e);
         // The inner checksum was covered by the ICV; it is still verified,
         // as the UE computed it.
-        p = wire::parse_frame(buf.data(), ctx.verify_udp_checksum)?;
+        inner = wire::parse_frame(buf.data(), ctx.verify_udp_checksum);
+        p = match &inner {
+            Ok(p) => p,
+            Err(r) => return Err(*r),
+        };
     } else if p.dst_port != me.sip_port {
         return Err(DropReason::NotSip);
     }
@@ -740,7 +749,7 @@ fn process_inner<B: Buf>(
             // Our access-side Record-Route entry names the port the request
             // arrived at (the protected server port over IPsec).
             let rr = creates_dialog(scan).then_some(p.dst_port);
-            forward_request(buf, &p, scan, ctx, None, Side::Core, target, dst, pai, rr)?;
+            forward_request(buf, p, scan, ctx, None, Side::Core, target, dst, pai, rr)?;
             if asserted {
                 st.counters.asserted += 1;
             }
@@ -767,7 +776,7 @@ fn process_inner<B: Buf>(
             });
             forward_request(
                 buf,
-                &p,
+                p,
                 scan,
                 ctx,
                 Some((tables, g)),
@@ -779,16 +788,9 @@ fn process_inner<B: Buf>(
             )?;
             Ok(Verdict::Forward(Side::Access))
         }
-        (_, StartLine::Response { .. }) => forward_response(
-            buf,
-            &p,
-            scan,
-            ctx,
-            Some((tables, g)),
-            from,
-            &mut st.counters,
-            true,
-        ),
+        (_, StartLine::Response { .. }) => {
+            forward_response(buf, p, scan, ctx, Some((tables, g)), from, &mut st.counters, true)
+        }
     }
 }
 
