@@ -646,9 +646,12 @@ fn process_inner<B: Buf>(
     st.arrival_spi = None;
     // A checksum the NIC verified (receive offload) is not verified again.
     let verify = ctx.verify_udp_checksum && !buf.rx_l4_csum_good();
+    // The frame is taken once and kept until the first edit (only the ESP
+    // path edits before the scan, and takes it again).
+    let mut frame = buf.data();
     // Borrowed out of the result rather than moved: the summary is large,
     // and the ESP path below switches to the inner one by reference.
-    let outer = wire::parse_frame(buf.data(), verify);
+    let outer = wire::parse_frame(frame, verify);
     let mut p = match &outer {
         Ok(p) => p,
         Err(r) => return Err(*r),
@@ -696,7 +699,8 @@ fn process_inner<B: Buf>(
         via_sa = Some(e);
         // The inner checksum was covered by the ICV; it is still verified,
         // as the UE computed it.
-        inner = wire::parse_frame(buf.data(), ctx.verify_udp_checksum);
+        frame = buf.data();
+        inner = wire::parse_frame(frame, ctx.verify_udp_checksum);
         p = match &inner {
             Ok(p) => p,
             Err(r) => return Err(*r),
@@ -704,13 +708,14 @@ fn process_inner<B: Buf>(
     } else if p.dst_port != me.sip_port {
         return Err(DropReason::NotSip);
     }
-    if p.is_tcp() {
-        return Err(DropReason::TcpSipUnsupported);
-    }
     if !p.is_udp() {
-        return Err(DropReason::UnsupportedProtocol);
+        return Err(if p.is_tcp() {
+            DropReason::TcpSipUnsupported
+        } else {
+            DropReason::UnsupportedProtocol
+        });
     }
-    let payload = p.payload(buf.data());
+    let payload = p.payload(frame);
     sipfast::scan_into(payload, &mut st.scan)?;
     let scan = &st.scan;
     let src = p.src_socket();
