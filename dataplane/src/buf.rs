@@ -114,6 +114,21 @@ pub trait Buf: Send {
         self.data_mut().copy_within(at..len, at + n);
         Ok(())
     }
+    /// Move the frame's start so that the byte now at offset `at` is at
+    /// offset `front` (into the headroom when `front > at`, forward
+    /// otherwise; the bytes in front are unspecified), then set the frame
+    /// length to `len`: [`Buf::prepend`] or [`Buf::adj`], then
+    /// [`Buf::set_len`], with their errors (`NoHeadroom`, `TooShort`,
+    /// `NoTailroom`). On error the frame is left unspecified.
+    #[inline]
+    fn reframe(&mut self, at: usize, front: usize, len: usize) -> Result<(), BufError> {
+        if front > at {
+            self.prepend(front - at)?;
+        } else {
+            self.adj(at - front)?;
+        }
+        self.set_len(len)
+    }
     /// Remove `n` bytes at offset `at`, closing the gap from the back.
     fn remove(&mut self, at: usize, n: usize) -> Result<(), BufError> {
         let len = self.len();
@@ -265,6 +280,26 @@ impl Buf for PacketBuf {
         self.len -= n as u16;
         Ok(())
     }
+    /// One bounds check per limit and one store per field, instead of the
+    /// two length updates of the provided form (pinned to it by a test).
+    #[inline]
+    fn reframe(&mut self, at: usize, front: usize, len: usize) -> Result<(), BufError> {
+        let (head, cur) = (self.head as usize, self.len as usize);
+        if front > at && front - at > head {
+            return Err(BufError::NoHeadroom);
+        }
+        if at > front && at - front > cur {
+            return Err(BufError::TooShort);
+        }
+        // Within 0..=head + cur <= BUF_CAPACITY by the two checks above.
+        let head = head + at - front;
+        if len > BUF_CAPACITY - head {
+            return Err(BufError::NoTailroom);
+        }
+        self.head = head as u16;
+        self.len = len as u16;
+        Ok(())
+    }
 }
 
 /// A bounded lock-free pool of [`PacketBuf`]s shared by threads.
@@ -366,6 +401,66 @@ mod tests {
         assert_eq!(b.data(), b"head+++--body");
         b.remove(4, 5).unwrap();
         assert_eq!(b.data(), b"headbody");
+    }
+
+    /// A [`PacketBuf`] with the provided [`Buf::reframe`].
+    struct Plain(PacketBuf);
+
+    impl Buf for Plain {
+        fn data(&self) -> &[u8] {
+            self.0.data()
+        }
+        fn data_mut(&mut self) -> &mut [u8] {
+            self.0.data_mut()
+        }
+        fn headroom(&self) -> usize {
+            self.0.headroom()
+        }
+        fn tailroom(&self) -> usize {
+            self.0.tailroom()
+        }
+        fn prepend(&mut self, n: usize) -> Result<(), BufError> {
+            self.0.prepend(n)
+        }
+        fn adj(&mut self, n: usize) -> Result<(), BufError> {
+            self.0.adj(n)
+        }
+        fn append(&mut self, n: usize) -> Result<(), BufError> {
+            self.0.append(n)
+        }
+        fn trim(&mut self, n: usize) -> Result<(), BufError> {
+            self.0.trim(n)
+        }
+    }
+
+    #[test]
+    fn reframe_matches_prepend_adj_then_set_len() {
+        let offs = [
+            0, 1, 2, 7, 42, 63, 64, 127, 128, 129, 200, 2000, 2175, 2176, 2177, 2304, 2305, 5000,
+        ];
+        for head in [0, 1, 64, HEADROOM, 300, 2000, BUF_CAPACITY - 1, BUF_CAPACITY] {
+            for cur in [0, 1, 42, 400, 1500, MAX_FRAME, BUF_CAPACITY] {
+                if head + cur > BUF_CAPACITY {
+                    continue;
+                }
+                for at in offs {
+                    for front in offs {
+                        for len in offs {
+                            let mut a = PacketBuf::new();
+                            a.head = head as u16;
+                            a.len = cur as u16;
+                            let mut b = Plain(a.clone());
+                            let (ra, rb) = (a.reframe(at, front, len), b.reframe(at, front, len));
+                            let case = format!("head {head} len {cur}: reframe({at}, {front}, {len})");
+                            assert_eq!(ra, rb, "{case}");
+                            if ra.is_ok() {
+                                assert_eq!((a.head, a.len), (b.0.head, b.0.len), "{case}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

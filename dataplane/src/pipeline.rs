@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use control::types::Transport;
 
-use crate::buf::Buf;
+use crate::buf::{Buf, BufError};
 use crate::config::Config;
 use crate::counters::{DropReason, LocalCounters};
 use crate::esp;
@@ -1208,13 +1208,14 @@ fn emit_toward<B: Buf>(
     if hl + msg_len + esp_overhead - l3 > o.mtu {
         return Err(DropReason::SipTooLarge);
     }
-    let old = p.payload_off as usize;
-    if hl > old {
-        buf.prepend(hl - old).map_err(|_| DropReason::SipTooLarge)?;
-    } else {
-        buf.adj(old - hl).map_err(|_| DropReason::SipMalformed)?;
-    }
-    buf.set_len(hl + msg_len).map_err(|_| DropReason::SipTooLarge)?;
+    // The payload moves to just behind the new headers. Only a payload
+    // offset beyond the frame (TooShort) is malformed; anything else is
+    // a lack of room.
+    buf.reframe(p.payload_off as usize, hl, hl + msg_len)
+        .map_err(|e| match e {
+            BufError::TooShort => DropReason::SipMalformed,
+            _ => DropReason::SipTooLarge,
+        })?;
     match sa {
         // A datagram that leaves in clear may leave its checksum to the NIC;
         // one that gets ESP-encapsulated needs it before encryption.
