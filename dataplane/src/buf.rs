@@ -228,7 +228,7 @@ impl PacketBuf {
 }
 
 impl Buf for PacketBuf {
-    #[inline]
+    #[inline(always)]
     fn data(&self) -> &[u8] {
         let h = self.head as usize;
         &self.storage[h..h + self.len as usize]

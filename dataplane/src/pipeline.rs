@@ -642,20 +642,50 @@ fn process_inner<B: Buf>(
     g: &Guard<'_>,
     st: &mut PipeState,
 ) -> Result<Verdict, DropReason> {
-    let me = ctx.side(from);
     st.arrival_spi = None;
     // A checksum the NIC verified (receive offload) is not verified again.
     let verify = ctx.verify_udp_checksum && !buf.rx_l4_csum_good();
+    // The common frame (untagged IPv4/UDP) gets the checks below inlined
+    // with what its parse implies known (IPv4, UDP, no ESP); any other
+    // takes the general parse, out of line.
+    match wire::parse_ipv4_udp(buf.data(), verify) {
+        Some(p) => classify(buf, from, ctx, tables, g, st, &p),
+        None => process_general(buf, from, ctx, tables, g, st, verify),
+    }
+}
+
+/// [`process_inner`] for a frame the one-pass parse does not take.
+#[inline(never)]
+fn process_general<B: Buf>(
+    buf: &mut B,
+    from: Side,
+    ctx: &Context,
+    tables: &TableReaders,
+    g: &Guard<'_>,
+    st: &mut PipeState,
+    verify: bool,
+) -> Result<Verdict, DropReason> {
+    let p = wire::parse_frame(buf.data(), verify)?;
+    classify(buf, from, ctx, tables, g, st, &p)
+}
+
+/// The rest of [`process_inner`] once the frame is parsed.
+#[inline(always)]
+fn classify<B: Buf>(
+    buf: &mut B,
+    from: Side,
+    ctx: &Context,
+    tables: &TableReaders,
+    g: &Guard<'_>,
+    st: &mut PipeState,
+    outer: &wire::Parsed,
+) -> Result<Verdict, DropReason> {
+    let me = ctx.side(from);
+    // By reference: the ESP path below switches to the inner summary.
+    let mut p = outer;
     // The frame is taken once and kept until the first edit (only the ESP
     // path edits before the scan, and takes it again).
     let mut frame = buf.data();
-    // Borrowed out of the result rather than moved: the summary is large,
-    // and the ESP path below switches to the inner one by reference.
-    let outer = wire::parse_frame(frame, verify);
-    let mut p = match &outer {
-        Ok(p) => p,
-        Err(r) => return Err(*r),
-    };
     if p.l3 == L3::Arp {
         let len =
             wire::arp_reply_in_place(buf.data_mut(), p, wire::MacAddr(me.mac), |ip| me.ipv4 == Some(ip))

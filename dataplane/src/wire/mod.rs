@@ -286,11 +286,12 @@ pub fn parse_frame(frame: &[u8], verify_l4_checksum: bool) -> core::result::Resu
 
 /// The common case of [`parse_frame`] in one pass: an untagged IPv4
 /// frame without options carrying a whole, valid UDP datagram that is not
-/// on the RFC 3948 port. Returns exactly what the general path returns for
+/// on the RFC 3948 port. Returns exactly what [`parse_frame`] returns for
 /// such a frame, or None for anything else (an error included: the general
-/// path then finds the reason).
+/// path then finds the reason). For a caller that handles the common case
+/// apart, knowing what it implies (IPv4, UDP, no encapsulation).
 #[inline(always)]
-fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> {
+pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> {
     const L3: usize = ethernet::HEADER_LEN;
     const L4: usize = L3 + ipv4::HEADER_LEN;
     let h = frame.first_chunk::<{ L4 + udp::HEADER_LEN }>()?;

@@ -588,6 +588,9 @@ fn check_parsed(f: &[u8]) {
     // The one-pass IPv4/UDP path gives exactly what the general one does.
     for verify in [true, false] {
         assert_eq!(parse_frame(f, verify), parse_frame_general(f, verify), "{f:02x?}");
+        if let Some(p) = parse_ipv4_udp(f, verify) {
+            assert_eq!(Ok(p), parse_frame_general(f, verify), "{f:02x?}");
+        }
     }
     if let Ok(p) = parse_frame(f, true) {
         assert!(p.l3_range().end <= f.len());
