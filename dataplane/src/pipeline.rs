@@ -452,6 +452,7 @@ static UNHEX: [u8; 256] = {
 
 /// Encode a branch token for `t`, unique per incoming transaction `nonce`,
 /// into `out`; returns its length (≤ 54).
+#[inline]
 fn encode_branch(ctx: &Context, t: BranchTarget, nonce: u32, out: &mut [u8; 64]) -> usize {
     let mut raw = [0u8; 32];
     raw[0] = t.side as u8 | if t.addr.is_ipv6() { 2 } else { 0 };
