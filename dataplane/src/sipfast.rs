@@ -294,65 +294,94 @@ fn header_name_slow(p: &[u8], pos: usize, nl: usize, run: usize) -> Option<(usiz
     (line.get(j) == Some(&b':')).then_some((n, pos + j))
 }
 
-/// A header line pass 1 of [`scan_into`] found to act on.
+/// A header line pass 1 of [`scan_into`] found: its start, its colon, its
+/// end (past the CRLF of its last continuation line) and its `hdr` kind.
 #[derive(Clone, Copy, Default)]
 struct Acted {
     start: u16,
     colon: u16,
     end: u16,
-    /// A `hdr` kind, or [`END`] for the empty line that ends the headers.
     kind: u16,
 }
 
-/// [`Acted::kind`] of the empty line that ends the headers.
-const END: u16 = 0xff;
-
 impl Acted {
-    /// The line, with its value trimmed of the whitespace around it (a
-    /// colon is never the line's CR, so `colon < value_end`).
+    /// The line.
     #[inline(always)]
     fn line(self, p: &[u8]) -> Line {
-        let (start, colon, end) = (
-            usize::from(self.start),
-            usize::from(self.colon),
-            usize::from(self.end),
-        );
-        let (mut vs, mut ve) = (colon + 1, end - 2);
-        while vs < ve && p.get(vs).is_some_and(|&c| is_ws(c)) {
-            vs += 1;
-        }
-        while ve > vs && p.get(ve - 1).is_some_and(|&c| is_ws(c)) {
-            ve -= 1;
-        }
-        Line {
-            start,
-            value: vs,
-            value_end: ve,
-            end,
-        }
+        trimmed(p, self.start, self.colon, self.end)
     }
 }
 
-/// Number of header kinds, [`hdr::NONE`] included.
-const KINDS: usize = 9;
+/// The line `[start, end)` with its colon at `colon`, its value trimmed of
+/// the whitespace around it (a colon is never the line's CR, so `colon <
+/// value_end`).
+#[inline(always)]
+fn trimmed(p: &[u8], start: u16, colon: u16, end: u16) -> Line {
+    let (start, colon, end) = (usize::from(start), usize::from(colon), usize::from(end));
+    let (mut vs, mut ve) = (colon + 1, end - 2);
+    while vs < ve && p.get(vs).is_some_and(|&c| is_ws(c)) {
+        vs += 1;
+    }
+    while ve > vs && p.get(ve - 1).is_some_and(|&c| is_ws(c)) {
+        ve -= 1;
+    }
+    Line {
+        start,
+        value: vs,
+        value_end: ve,
+        end,
+    }
+}
+
+/// Where pass 1 of [`scan_into`] puts the header lines it finds.
+trait Notes {
+    /// A header line `[start, end)` of kind `kind` (a `hdr` index) with its
+    /// colon at `colon`.
+    fn note(&mut self, start: usize, colon: usize, end: usize, kind: u8) -> Result<(), DropReason>;
+    /// The line noted last goes on to `end` (a folded continuation line).
+    fn extend(&mut self, end: usize);
+}
+
+/// Room for every `hdr` kind a name table can hold (a kind is taken modulo
+/// this, so that indexing needs no check).
+const KINDS: usize = 16;
 
 /// Pass 1's notes in the common case, kept without a branch on the kind:
-/// per kind, how many lines, the first and the last.
+/// per kind, how many lines, and the first and last line (at `2 * kind`
+/// and `2 * kind + 1`, one array per field so that each is one store).
 struct ByKind {
     count: [u8; KINDS],
-    at: [[Acted; 2]; KINDS],
+    start: [u16; 2 * KINDS],
+    colon: [u16; 2 * KINDS],
+    end: [u16; 2 * KINDS],
+    /// Where the line noted last is.
+    last: usize,
+}
+
+impl Notes for ByKind {
+    #[inline(always)]
+    fn note(&mut self, start: usize, colon: usize, end: usize, kind: u8) -> Result<(), DropReason> {
+        let k = usize::from(kind) % KINDS;
+        let c = self.count[k];
+        let i = 2 * k + usize::from(c != 0);
+        // Offsets fit: a payload is shorter than 64 KiB.
+        self.start[i] = start as u16;
+        self.colon[i] = colon as u16;
+        self.end[i] = end as u16;
+        self.last = i;
+        // At most MAX_HEADER_LINES (128) lines reach pass 2; the count is
+        // checked before it.
+        self.count[k] = c.wrapping_add(1);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn extend(&mut self, end: usize) {
+        self.end[self.last % (2 * KINDS)] = end as u16;
+    }
 }
 
 impl ByKind {
-    #[inline(always)]
-    fn note(&mut self, a: Acted) {
-        let k = usize::from(a.kind).min(KINDS - 1);
-        let c = self.count[k];
-        self.at[k][usize::from(c != 0)] = a;
-        // At most MAX_HEADER_LINES (128) lines reach here.
-        self.count[k] = c.wrapping_add(1);
-    }
-
     /// Whether every kind fits: at most two lines of the kinds where all
     /// (or the first two) lines matter.
     fn fits(&self) -> bool {
@@ -364,7 +393,8 @@ impl ByKind {
     /// Line `i` (0 or 1) noted of kind `k`.
     #[inline(always)]
     fn line(&self, p: &[u8], k: u8, i: usize) -> Line {
-        self.at[usize::from(k).min(KINDS - 1)][i & 1].line(p)
+        let j = (2 * usize::from(k) + (i & 1)) % (2 * KINDS);
+        trimmed(p, self.start[j], self.colon[j], self.end[j])
     }
 
     /// Pass 2: record what was noted, kind by kind (lines of one kind in
@@ -404,9 +434,36 @@ impl ByKind {
     }
 }
 
-/// How many acted lines the general pass 1 collects before pass 2 takes
-/// them.
-const BATCH: usize = 16;
+/// Pass 1's notes for [`rescan`]: every acted line, in message order.
+struct InOrder {
+    acted: [Acted; MAX_HEADER_LINES],
+    n: usize,
+    /// Whether the line noted last is in `acted` (is one we act on).
+    last_kept: bool,
+}
+
+impl Notes for InOrder {
+    fn note(&mut self, start: usize, colon: usize, end: usize, kind: u8) -> Result<(), DropReason> {
+        self.last_kept = kind != hdr::NONE;
+        if self.last_kept {
+            // Pass 1 found at most MAX_HEADER_LINES lines before.
+            *self.acted.get_mut(self.n).ok_or(DropReason::SipMalformed)? = Acted {
+                start: start as u16,
+                colon: colon as u16,
+                end: end as u16,
+                kind: u16::from(kind),
+            };
+            self.n += 1;
+        }
+        Ok(())
+    }
+
+    fn extend(&mut self, end: usize) {
+        if let Some(a) = self.last_kept.then(|| self.n.checked_sub(1)).flatten() {
+            self.acted[a].end = end as u16;
+        }
+    }
+}
 
 /// Scan a SIP message in a UDP payload.
 ///
@@ -468,12 +525,12 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     s.reset(start, first + 1);
     let mut by_kind = ByKind {
         count: [0; KINDS],
-        at: [[Acted::default(); 2]; KINDS],
+        start: [0; 2 * KINDS],
+        colon: [0; 2 * KINDS],
+        end: [0; 2 * KINDS],
+        last: 0,
     };
-    lines(k, p, s, first + 1, |_, a| {
-        by_kind.note(a);
-        Ok(())
-    })?;
+    lines(k, p, s, first + 1, &mut by_kind)?;
     if by_kind.fits() {
         by_kind.apply(p, s)?;
     } else {
@@ -490,7 +547,7 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
 }
 
 /// [`scan_into`] for messages with many lines of a kind: pass 1 again,
-/// noting every acted line in order, in batches.
+/// noting every acted line in order.
 #[cold]
 #[inline(never)]
 fn rescan<K: LineKernels>(
@@ -501,58 +558,48 @@ fn rescan<K: LineKernels>(
     headers_start: usize,
 ) -> Result<(), DropReason> {
     s.reset(start, headers_start);
-    let mut acted = [Acted::default(); BATCH];
-    let mut na = 0usize;
-    lines(k, p, s, headers_start, |s, a| {
-        if a.kind == u16::from(hdr::NONE) {
-            return Ok(());
-        }
-        acted[na] = a;
-        na += 1;
-        if na == BATCH {
-            s.act(p, &acted)?;
-            na = 0;
-        }
-        Ok(())
-    })?;
-    s.act(p, &acted[..na])
+    let mut notes = InOrder {
+        acted: [Acted::default(); MAX_HEADER_LINES],
+        n: 0,
+        last_kept: false,
+    };
+    lines(k, p, s, headers_start, &mut notes)?;
+    s.act(p, &notes.acted[..notes.n])
 }
 
 /// Pass 1 of [`scan_into`]: every header line from `pos` to the empty line,
-/// checked; `note` gets every line (of kind [`hdr::NONE`] when we do not
+/// checked; `notes` gets every line (of kind [`hdr::NONE`] when we do not
 /// act on it, so that it need not branch on the kind) and `s` the end of
 /// the headers.
 #[inline(always)]
-fn lines<K: LineKernels>(
+fn lines<K: LineKernels, N: Notes>(
     k: K,
     p: &[u8],
     s: &mut Scan,
     mut pos: usize,
-    mut note: impl FnMut(&mut Scan, Acted) -> Result<(), DropReason>,
+    notes: &mut N,
 ) -> Result<(), DropReason> {
     let mut lines = 0usize;
     while let Some(w) = p.get(pos..).and_then(|r| r.first_chunk::<64>()) {
-        let a = line(k, p, w, pos, &mut lines)?;
-        if a.kind == END {
-            return end_of_headers(s, pos);
+        match line(k, p, w, pos, &mut lines, notes)? {
+            Some(next) => pos = next,
+            None => return end_of_headers(s, pos, lines),
         }
-        note(s, a)?;
-        pos = usize::from(a.end);
     }
-    lines_near_end(k, p, s, pos, lines, note)
+    lines_near_end(k, p, s, pos, lines, notes)
 }
 
 /// [`lines`] for the lines that start less than 64 bytes before the end of
 /// the payload (every line of a short message without a body): on a
 /// zero-padded copy of the rest, so the 64-byte loads stay whole.
 #[inline(never)]
-fn lines_near_end<K: LineKernels>(
+fn lines_near_end<K: LineKernels, N: Notes>(
     k: K,
     p: &[u8],
     s: &mut Scan,
     mut pos: usize,
     mut lines: usize,
-    mut note: impl FnMut(&mut Scan, Acted) -> Result<(), DropReason>,
+    notes: &mut N,
 ) -> Result<(), DropReason> {
     let mut tail = [0u8; 128];
     let rest = p.get(pos..).unwrap_or_default();
@@ -563,37 +610,89 @@ fn lines_near_end<K: LineKernels>(
         #[inline(always)]
         || loop {
             let w = tail.get(pos - base..).and_then(|r| r.first_chunk::<64>());
-            let a = line(k, p, w.ok_or(DropReason::SipMalformed)?, pos, &mut lines)?;
-            if a.kind == END {
-                return end_of_headers(s, pos);
+            match line(k, p, w.ok_or(DropReason::SipMalformed)?, pos, &mut lines, notes)? {
+                Some(next) => pos = next,
+                None => return end_of_headers(s, pos, lines),
             }
-            note(s, a)?;
-            pos = usize::from(a.end);
         },
     )
 }
 
-/// The empty line at `pos` ends the headers.
+/// The empty line at `pos` ends the `lines` header lines.
 #[inline(always)]
-fn end_of_headers(s: &mut Scan, pos: usize) -> Result<(), DropReason> {
+fn end_of_headers(s: &mut Scan, pos: usize, lines: usize) -> Result<(), DropReason> {
+    if lines > MAX_HEADER_LINES {
+        return Err(DropReason::SipMalformed);
+    }
     s.headers_end = pos;
     s.body_start = pos + 2;
     Ok(())
 }
 
-/// One line of pass 1: the header line at `p[pos..]`, whose first 64 bytes
-/// are `w` (zeros past the end of `p`). Of kind [`END`] for the empty line
-/// that ends the headers.
+/// One line of pass 1: the line at `p[pos..]`, whose first 64 bytes are
+/// `w` (zeros past the end of `p`), checked and noted. Where the next line
+/// starts, or `None` when this is the empty line that ends the headers.
+/// `lines` counts the header lines (not their continuation lines); the
+/// caller checks it against [`MAX_HEADER_LINES`] at the end (every line is
+/// at least one byte, so the count is bounded by the payload).
 #[inline(always)]
-fn line<K: LineKernels>(
+fn line<K: LineKernels, N: Notes>(
     k: K,
     p: &[u8],
     w: &[u8; 64],
     pos: usize,
     lines: &mut usize,
-) -> Result<Acted, DropReason> {
-    // This line's LF (and the next ones) from the 64 bytes at its start,
-    // and whether a CR precedes it (the line is at least its LF).
+    notes: &mut N,
+) -> Result<Option<usize>, DropReason> {
+    // The name: a run of letters and dashes that ends at the colon is the
+    // common case (and then the line is neither the empty line nor a
+    // continuation line). The run stops at the latest at the line's CR.
+    let (run, kind) = k.header_name(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
+    if run.wrapping_sub(1) < 31 && w[run & 31] == b':' {
+        let end = line_end(k, p, w, pos)? + 1;
+        *lines += 1;
+        notes.note(pos, pos + run, end, kind)?;
+        return Ok(Some(end));
+    }
+    other_line(k, p, w, pos, run, kind, lines, notes)
+}
+
+/// [`line`] for every other line: the empty line, a continuation line, a
+/// name with other token characters, of 32 bytes or more, or with
+/// whitespace before the colon, and invalid lines.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn other_line<K: LineKernels, N: Notes>(
+    k: K,
+    p: &[u8],
+    w: &[u8; 64],
+    pos: usize,
+    run: usize,
+    kind: u8,
+    lines: &mut usize,
+    notes: &mut N,
+) -> Result<Option<usize>, DropReason> {
+    let nl = line_end(k, p, w, pos)?;
+    if nl == pos + 1 {
+        return Ok(None);
+    }
+    if is_ws(w[0]) && *lines > 0 {
+        // Folded into the header line before.
+        notes.extend(nl + 1);
+        return Ok(Some(nl + 1));
+    }
+    *lines += 1;
+    let (n, colon) = header_name_slow(p, pos, nl, run).ok_or(DropReason::SipMalformed)?;
+    // A name with token characters other than letters and dashes is none
+    // we act on (`kind` is then that of a prefix of it).
+    notes.note(pos, colon, nl + 1, if n == run { kind } else { hdr::NONE })?;
+    Ok(Some(nl + 1))
+}
+
+/// The LF that ends the line at `p[pos..]` (whose first 64 bytes are `w`),
+/// from a 64-byte mask at the line's start; a drop unless a CR precedes it.
+#[inline(always)]
+fn line_end<K: LineKernels>(k: K, p: &[u8], w: &[u8; 64], pos: usize) -> Result<usize, DropReason> {
     let lf = k.lf_mask(w);
     let (nl, crlf) = if lf != 0 {
         let t = lf.trailing_zeros() as usize;
@@ -605,37 +704,7 @@ fn line<K: LineKernels>(
     if !crlf {
         return Err(DropReason::SipMalformed);
     }
-    if nl == pos + 1 {
-        return Ok(Acted {
-            kind: END,
-            ..Acted::default()
-        });
-    }
-    *lines += 1;
-    if *lines > MAX_HEADER_LINES {
-        return Err(DropReason::SipMalformed);
-    }
-    // The name: a run of letters and dashes that ends at the colon is the
-    // common case. The run stops at the latest at the line's CR.
-    let (run, kind) = k.header_name(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
-    let (colon, kind) = if run > 0 && run < 32 && w[run & 31] == b':' {
-        (pos + run, kind)
-    } else {
-        let (n, colon) = header_name_slow(p, pos, nl, run).ok_or(DropReason::SipMalformed)?;
-        // A name with token characters other than letters and dashes is
-        // none we act on (`kind` is then that of a prefix of it).
-        (colon, if n == run { kind } else { hdr::NONE })
-    };
-    let mut end = nl + 1;
-    if p.get(end).is_some_and(|&c| is_ws(c)) {
-        end = fold(p, end)?;
-    }
-    Ok(Acted {
-        start: pos as u16,
-        colon: colon as u16,
-        end: end as u16,
-        kind: u16::from(kind),
-    })
+    Ok(nl)
 }
 
 /// The first LF in `p` from `from` on: in the next 64 bytes by one mask
@@ -655,20 +724,6 @@ fn next_lf<K: LineKernels>(k: K, p: &[u8], from: usize) -> Option<usize> {
 #[inline(never)]
 fn next_lf_far(p: &[u8], from: usize) -> Option<usize> {
     memchr::memchr(b'\n', p.get(from..)?).map(|i| from + i)
-}
-
-/// Fold the continuation lines that start at `end` (its byte is
-/// whitespace) into the header before: where the header now ends.
-#[cold]
-fn fold(p: &[u8], mut end: usize) -> Result<usize, DropReason> {
-    while p.get(end).is_some_and(|&c| is_ws(c)) {
-        let nl = next_lf_far(p, end).ok_or(DropReason::SipMalformed)?;
-        if p[nl - 1] != b'\r' {
-            return Err(DropReason::SipMalformed);
-        }
-        end = nl + 1;
-    }
-    Ok(end)
 }
 
 impl Scan {
