@@ -126,6 +126,9 @@ unsafe fn run_v3<R>(f: impl FnOnce() -> R) -> R {
 pub trait LineKernels: Copy {
     /// [`eq_mask64`] of a whole 64-byte window for LF.
     fn lf_mask(self, w: &[u8; 64]) -> u64;
+    /// [`eq_mask64`] of a 32-byte window for LF (most header lines are
+    /// shorter).
+    fn lf_mask32(self, w: &[u8; 32]) -> u32;
     /// [`header_name32`].
     fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8);
 }
@@ -138,6 +141,11 @@ impl LineKernels for Base {
     #[inline(always)]
     fn lf_mask(self, w: &[u8; 64]) -> u64 {
         eq_mask64(w, b'\n')
+    }
+
+    #[inline(always)]
+    fn lf_mask32(self, w: &[u8; 32]) -> u32 {
+        eq_mask64(w, b'\n') as u32
     }
 
     #[inline(always)]
@@ -172,6 +180,12 @@ impl LineKernels for Avx2 {
     }
 
     #[inline(always)]
+    fn lf_mask32(self, w: &[u8; 32]) -> u32 {
+        // SAFETY: as above.
+        unsafe { eq_mask32_avx2(w, b'\n') }
+    }
+
+    #[inline(always)]
     fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8) {
         // SAFETY: as above.
         unsafe { header_name32_avx2(w, t) }
@@ -192,6 +206,20 @@ unsafe fn eq_mask64_avx2(w: &[u8; 64], needle: u8) -> u64 {
     // array.
     let m = |k: usize| _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256(p.add(k)), n)) as u32;
     u64::from(m(0)) | u64::from(m(1)) << 32
+}
+
+/// [`eq_mask64`] of a 32-byte window in one 256-bit compare.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn eq_mask32_avx2(w: &[u8; 32], needle: u8) -> u32 {
+    use core::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    // SAFETY (of the load): one unaligned 32-byte load from a 32-byte
+    // array.
+    let v = _mm256_loadu_si256(w.as_ptr() as *const __m256i);
+    _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(needle as i8))) as u32
 }
 
 /// [`header_name32`] in 256-bit registers: one load, one compare against
@@ -814,12 +842,19 @@ mod tests {
                 assert_eq!(got, header_name32_portable(p, &T), "{p:?}");
                 assert_eq!(Base.header_name(w.first_chunk().unwrap(), &T), got);
                 assert_eq!(Base.lf_mask(&w), eq_mask64_portable(&w, b'\n'));
+                let w32 = w.first_chunk::<32>().unwrap();
+                assert_eq!(u64::from(Base.lf_mask32(w32)), eq_mask64_portable(w32, b'\n'));
                 // The AVX2 forms wherever the CPU has them (every machine
                 // this project builds and tests on does).
                 #[cfg(target_arch = "x86_64")]
                 if let Some(k) = Avx2::get() {
                     assert_eq!(k.header_name(w.first_chunk().unwrap(), &T), got, "{p:?}");
                     assert_eq!(k.lf_mask(&w), eq_mask64_portable(&w, b'\n'), "{p:?}");
+                    assert_eq!(
+                        u64::from(k.lf_mask32(w32)),
+                        eq_mask64_portable(w32, b'\n'),
+                        "{p:?}"
+                    );
                 }
                 let run = p
                     .iter()

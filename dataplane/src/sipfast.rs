@@ -693,7 +693,13 @@ fn other_line<K: LineKernels, N: Notes>(
 /// from a 64-byte mask at the line's start; a drop unless a CR precedes it.
 #[inline(always)]
 fn line_end<K: LineKernels>(k: K, p: &[u8], w: &[u8; 64], pos: usize) -> Result<usize, DropReason> {
-    let lf = k.lf_mask(w);
+    // Most lines end within 32 bytes: one compare then.
+    let lo = k.lf_mask32(w.first_chunk().unwrap_or(&[0; 32]));
+    let lf = if lo != 0 {
+        u64::from(lo)
+    } else {
+        u64::from(k.lf_mask32(w.last_chunk().unwrap_or(&[0; 32]))) << 32
+    };
     let (nl, crlf) = if lf != 0 {
         let t = lf.trailing_zeros() as usize;
         (pos + t, t != 0 && w[t.wrapping_sub(1) & 63] == b'\r')
