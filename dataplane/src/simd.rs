@@ -322,8 +322,9 @@ pub fn alpha_dash_run16(p: &[u8]) -> usize {
 /// [`header_name32`] recognises, each with a nonzero kind, at the slot
 /// [`NameTable::slot`] gives it.
 pub struct NameTable {
+    /// Each name in lowercase, then its colon (so that one compare checks
+    /// the length too), then zeros.
     pat: [[u8; 32]; 16],
-    len: [u8; 16],
     kind: [u8; 16],
 }
 
@@ -334,14 +335,34 @@ impl NameTable {
         ((c >> 1) as usize + 4 * n) & 15
     }
 
-    /// The kind at `slot` when the `run`-byte name matches its row, given
-    /// `same` (bit `i` set when byte `i` of the lowercased name equals byte
-    /// `i` of the row); else 0. Without a branch.
+    /// The kind at `slot` when the `run`-byte name and the byte after it
+    /// match its row (the name and its colon), given `same` (bit `i` set
+    /// when byte `i` of the lowercased line equals byte `i` of the row);
+    /// else 0. Without a branch.
     #[inline(always)]
     fn kind_at(&self, slot: usize, run: u32, same: u32) -> u8 {
-        let want = ((1u64 << run) - 1) as u32;
-        let hit = (u32::from(self.len[slot]) ^ run) | (!same & want);
+        // A run of 32 wants a 33rd byte that `same` never has.
+        let want = (2u64 << run) - 1;
+        let hit = !u64::from(same) & want;
         self.kind[slot] & 0u8.wrapping_sub(u8::from(hit == 0))
+    }
+
+    /// The kind of the header name `name` (any bytes, any case), or 0 when
+    /// it is none of the table's.
+    pub fn kind_of(&self, name: &[u8]) -> u8 {
+        let Some(&c) = name.first() else {
+            return 0;
+        };
+        let slot = Self::slot(name.len(), c | 0x20);
+        let row = &self.pat[slot];
+        let hit = name.len() < 32
+            && row[name.len()] == b':'
+            && name.iter().zip(row).all(|(a, b)| a.to_ascii_lowercase() == *b);
+        if hit {
+            self.kind[slot]
+        } else {
+            0
+        }
     }
 
     /// A table of `names` (any case; stored lowercase). Fails to build
@@ -351,7 +372,6 @@ impl NameTable {
     pub const fn new(names: &[(&[u8], u8)]) -> Self {
         let mut t = NameTable {
             pat: [[0; 32]; 16],
-            len: [0; 16],
             kind: [0; 16],
         };
         let mut k = 0;
@@ -367,7 +387,7 @@ impl NameTable {
                 t.pat[slot][i] = c;
                 i += 1;
             }
-            t.len[slot] = name.len() as u8;
+            t.pat[slot][name.len()] = b':';
             t.kind[slot] = kind;
             k += 1;
         }
@@ -378,8 +398,10 @@ impl NameTable {
 /// The header name at the start of `w`, looked at 32 bytes at once: the
 /// length of the leading run of ASCII letters and `-` (at most 32), and the
 /// kind `t` gives that run when the run is one of its names, ignoring ASCII
-/// case (else 0). Branch-free: which lines are names of `t` changes from
-/// line to line, and so would a branch.
+/// case, and the byte after it is a colon (or the one other byte that ORs
+/// with 0x20 to a colon, 0x1a; else 0: see [`NameTable::kind_of`] for a
+/// name with whitespace before its colon). Branch-free: which lines are
+/// names of `t` changes from line to line, and so would a branch.
 #[inline(always)]
 pub fn header_name32(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
     #[cfg(target_arch = "x86_64")]
@@ -428,11 +450,8 @@ pub fn header_name32_portable(p: &[u8], t: &NameTable) -> (usize, u8) {
         .take(32)
         .position(|c| !(c.is_ascii_alphabetic() || *c == b'-'))
         .unwrap_or(p.len().min(32));
-    let slot = NameTable::slot(run, p.first().map_or(0, |c| c | 0x20));
-    let hit = run > 0
-        && usize::from(t.len[slot]) == run
-        && p[..run].iter().zip(&t.pat[slot]).all(|(a, b)| a | 0x20 == *b);
-    (run, if hit { t.kind[slot] } else { 0 })
+    let colon = p.get(run).is_some_and(|c| c | 0x20 == b':');
+    (run, if colon { t.kind_of(&p[..run]) } else { 0 })
 }
 
 /// The first `n` bytes of `raw` (at most 32) as lowercase hex into
@@ -809,7 +828,7 @@ mod tests {
             (b"max-forwards", 4),
             (b"Content-Length", 5),
         ]);
-        let lines: [&[u8]; 14] = [
+        let lines: [&[u8]; 16] = [
             b"Via: x\r\nTo: y\r\n",
             b"VIA:\r\n",
             b"Vian: x\n\n",
@@ -824,6 +843,8 @@ mod tests {
             b"",
             b"a\x80b",
             b"Zz[`@{-:",
+            b"Via\x1a x",
+            b"content-length\x1a",
         ];
         let kinds = [
             (&b"via"[..], 1u8),
@@ -863,7 +884,9 @@ mod tests {
                     .count();
                 let lower = p[..run].to_ascii_lowercase();
                 let kind = kinds.iter().find(|k| k.0 == &lower[..]).map_or(0, |k| k.1);
-                assert_eq!(got, (run, kind), "{p:?}");
+                let colon = p.get(run).is_some_and(|c| c | 0x20 == b':');
+                assert_eq!(got, (run, if colon { kind } else { 0 }), "{p:?}");
+                assert_eq!(T.kind_of(&p[..run]), kind, "{p:?}");
                 let lf = p
                     .iter()
                     .take(64)

@@ -654,13 +654,12 @@ fn line<K: LineKernels, N: Notes>(
         notes.note(pos, pos + run, end, kind)?;
         return Ok(Some(end));
     }
-    other_line(k, p, w, pos, run, kind, lines, notes)
+    other_line(k, p, w, pos, run, lines, notes)
 }
 
 /// [`line`] for every other line: the empty line, a continuation line, a
 /// name with other token characters, of 32 bytes or more, or with
 /// whitespace before the colon, and invalid lines.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn other_line<K: LineKernels, N: Notes>(
     k: K,
@@ -668,7 +667,6 @@ fn other_line<K: LineKernels, N: Notes>(
     w: &[u8; 64],
     pos: usize,
     run: usize,
-    kind: u8,
     lines: &mut usize,
     notes: &mut N,
 ) -> Result<Option<usize>, DropReason> {
@@ -683,9 +681,14 @@ fn other_line<K: LineKernels, N: Notes>(
     }
     *lines += 1;
     let (n, colon) = header_name_slow(p, pos, nl, run).ok_or(DropReason::SipMalformed)?;
-    // A name with token characters other than letters and dashes is none
-    // we act on (`kind` is then that of a prefix of it).
-    notes.note(pos, colon, nl + 1, if n == run { kind } else { hdr::NONE })?;
+    // Whitespace may come before the colon, so the name kernel's kind does
+    // not serve here.
+    notes.note(
+        pos,
+        colon,
+        nl + 1,
+        NAMES.kind_of(p.get(pos..pos + n).unwrap_or_default()),
+    )?;
     Ok(Some(nl + 1))
 }
 
