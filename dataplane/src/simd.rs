@@ -129,6 +129,8 @@ pub trait LineKernels: Copy {
     /// [`eq_mask64`] of a 32-byte window for LF (most header lines are
     /// shorter).
     fn lf_mask32(self, w: &[u8; 32]) -> u32;
+    /// [`eq_mask64x2`] of a 64-byte window.
+    fn eq_mask64x2(self, w: &[u8; 64], a: u8, b: u8) -> (u64, u64);
     /// [`header_name32`].
     fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8);
 }
@@ -146,6 +148,11 @@ impl LineKernels for Base {
     #[inline(always)]
     fn lf_mask32(self, w: &[u8; 32]) -> u32 {
         eq_mask64(w, b'\n') as u32
+    }
+
+    #[inline(always)]
+    fn eq_mask64x2(self, w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
+        eq_mask64x2(w, a, b)
     }
 
     #[inline(always)]
@@ -186,6 +193,12 @@ impl LineKernels for Avx2 {
     }
 
     #[inline(always)]
+    fn eq_mask64x2(self, w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
+        // SAFETY: as above.
+        unsafe { eq_mask64x2_avx2(w, a, b) }
+    }
+
+    #[inline(always)]
     fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8) {
         // SAFETY: as above.
         unsafe { header_name32_avx2(w, t) }
@@ -206,6 +219,26 @@ unsafe fn eq_mask64_avx2(w: &[u8; 64], needle: u8) -> u64 {
     // array.
     let m = |k: usize| _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256(p.add(k)), n)) as u32;
     u64::from(m(0)) | u64::from(m(1)) << 32
+}
+
+/// [`eq_mask64x2`] of a 64-byte window in two 256-bit loads.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn eq_mask64x2_avx2(w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
+    use core::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let p = w.as_ptr() as *const __m256i;
+    // SAFETY (of the loads): two unaligned 32-byte loads from a 64-byte
+    // array.
+    let (lo, hi) = (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)));
+    let m = |n: u8| {
+        let n = _mm256_set1_epi8(n as i8);
+        let k = |v: __m256i| _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, n)) as u32;
+        u64::from(k(lo)) | u64::from(k(hi)) << 32
+    };
+    (m(a), m(b))
 }
 
 /// [`eq_mask64`] of a 32-byte window in one 256-bit compare.
@@ -863,6 +896,8 @@ mod tests {
                 assert_eq!(got, header_name32_portable(p, &T), "{p:?}");
                 assert_eq!(Base.header_name(w.first_chunk().unwrap(), &T), got);
                 assert_eq!(Base.lf_mask(&w), eq_mask64_portable(&w, b'\n'));
+                let two = (eq_mask64_portable(&w, b'>'), eq_mask64_portable(&w, b':'));
+                assert_eq!(Base.eq_mask64x2(&w, b'>', b':'), two, "{p:?}");
                 let w32 = w.first_chunk::<32>().unwrap();
                 assert_eq!(u64::from(Base.lf_mask32(w32)), eq_mask64_portable(w32, b'\n'));
                 // The AVX2 forms wherever the CPU has them (every machine
@@ -871,6 +906,7 @@ mod tests {
                 if let Some(k) = Avx2::get() {
                     assert_eq!(k.header_name(w.first_chunk().unwrap(), &T), got, "{p:?}");
                     assert_eq!(k.lf_mask(&w), eq_mask64_portable(&w, b'\n'), "{p:?}");
+                    assert_eq!(k.eq_mask64x2(&w, b'>', b':'), two, "{p:?}");
                     assert_eq!(
                         u64::from(k.lf_mask32(w32)),
                         eq_mask64_portable(w32, b'\n'),

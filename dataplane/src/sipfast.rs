@@ -197,6 +197,7 @@ fn parse_uint(v: &[u8]) -> Option<usize> {
 }
 
 /// Whether a To header value carries a `tag` parameter (outside the URI).
+#[inline(never)]
 fn has_tag(v: &[u8]) -> bool {
     // Parameters of the header follow the closing '>' for name-addr, or the
     // first ';' for addr-spec.
@@ -207,16 +208,27 @@ fn has_tag(v: &[u8]) -> bool {
     params.split(|&c| c == b';').skip(1).any(is_tag_param)
 }
 
-/// [`has_tag`] for the To value `p[vs..ve]`: by two 64-byte masks when the
-/// value is shorter than 64 bytes and the payload has 64 bytes from `vs`
-/// (nearly always), so that only the `;` after the URI are looked at.
-fn to_has_tag(p: &[u8], vs: usize, ve: usize) -> bool {
+/// [`has_tag`] for the To value `p[vs..ve]`: by two 64-byte masks (from
+/// the kernels `k`, inlined into the caller's build) when the value is
+/// shorter than 64 bytes and the payload has 64 bytes from `vs` (nearly
+/// always), so that only the `;` after the URI are looked at.
+#[inline(always)]
+fn to_has_tag<K: LineKernels>(k: K, p: &[u8], vs: usize, ve: usize) -> bool {
     let v = p.get(vs..ve).unwrap_or_default();
-    let Some(w) = p.get(vs..vs + 64).filter(|_| v.len() < 64) else {
-        return has_tag(v);
-    };
+    match p.get(vs..).and_then(|r| r.first_chunk::<64>()) {
+        Some(w) if v.len() < 64 => {
+            let (gt, semi) = k.eq_mask64x2(w, b'>', b';');
+            tag_in_masks(v, gt, semi)
+        }
+        _ => has_tag(v),
+    }
+}
+
+/// [`to_has_tag`] from the masks of `>` and `;` over the 64 bytes at the
+/// start of the value `v` (shorter than 64 bytes).
+#[inline(never)]
+fn tag_in_masks(v: &[u8], gt: u64, semi: u64) -> bool {
     let keep = (1u64 << v.len()) - 1;
-    let (gt, semi) = crate::simd::eq_mask64x2(w, b'>', b';');
     let (gt, mut semi) = (gt & keep, semi & keep);
     if gt != 0 {
         // Parameters of a name-addr follow its first '>'.
@@ -400,7 +412,7 @@ impl ByKind {
     /// Pass 2: record what was noted, kind by kind (lines of one kind in
     /// message order), as [`Scan::act`] would have line by line.
     #[inline(always)]
-    fn apply(&self, p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
+    fn apply<K: LineKernels>(&self, k: K, p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
         let n = |k: u8| usize::from(self.count[usize::from(k)]);
         let at = |k: u8, i: usize| self.line(p, k, i);
         if n(hdr::VIA) > 0 {
@@ -412,7 +424,7 @@ impl ByKind {
         }
         if n(hdr::TO) == 1 {
             let l = at(hdr::TO, 0);
-            s.to(to_has_tag(p, l.value, l.value_end))?;
+            s.to(to_has_tag(k, p, l.value, l.value_end))?;
         }
         for i in 0..n(hdr::CONTENT_LENGTH).min(2) {
             s.set_cl(at(hdr::CONTENT_LENGTH, i).value(p))?;
@@ -532,7 +544,7 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     };
     lines(k, p, s, first + 1, &mut by_kind)?;
     if by_kind.fits() {
-        by_kind.apply(p, s)?;
+        by_kind.apply(k, p, s)?;
     } else {
         rescan(k, p, s, start, first + 1)?;
     }
@@ -785,7 +797,7 @@ impl Scan {
             let line = a.line(p);
             match a.kind as u8 {
                 hdr::VIA => self.via(line),
-                hdr::TO => self.to(to_has_tag(p, line.value, line.value_end))?,
+                hdr::TO => self.to(to_has_tag(crate::simd::Base, p, line.value, line.value_end))?,
                 hdr::CONTENT_LENGTH => self.set_cl(line.value(p))?,
                 hdr::CSEQ => {
                     if self.cseq.replace(line).is_some() {
@@ -1085,12 +1097,19 @@ hello";
                 p.extend_from_slice(v);
                 p.extend(std::iter::repeat_n(b';', pad));
                 let (vs, ve) = (4, 4 + v.len());
-                assert_eq!(
-                    to_has_tag(&p, vs, ve),
-                    has_tag(v),
-                    "{}",
-                    String::from_utf8_lossy(v)
-                );
+                let want = has_tag(v);
+                let v = String::from_utf8_lossy(v);
+                assert_eq!(to_has_tag(crate::simd::Base, &p, vs, ve), want, "{v}");
+                #[cfg(target_arch = "x86_64")]
+                if let Some(k) = crate::simd::Avx2::get() {
+                    // In the build the scanner runs it in.
+                    let got = crate::simd::in_v3(
+                        k,
+                        #[inline(always)]
+                        || to_has_tag(k, &p, vs, ve),
+                    );
+                    assert_eq!(got, want, "{v}");
+                }
             }
         }
     }
