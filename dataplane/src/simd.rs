@@ -555,6 +555,20 @@ impl<'a> Finder<'a> {
     }
 }
 
+impl<'a> Finder<'a> {
+    /// [`Finder::new`] from `p`'s start, with the mask of its first 64
+    /// bytes already taken: `first` must be `eq_mask64(p, needle)`.
+    #[inline]
+    pub fn with_first_mask(p: &'a [u8], needle: u8, first: u64) -> Self {
+        Finder {
+            p,
+            needle,
+            base: 0,
+            mask: first,
+        }
+    }
+}
+
 impl Iterator for Finder<'_> {
     type Item = usize;
 

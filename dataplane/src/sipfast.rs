@@ -146,7 +146,14 @@ fn method_of(m: &[u8], run: usize) -> Option<Method> {
 }
 
 /// Parse the start line `p[..len]` (the CR excluded).
+#[cfg(test)]
 fn parse_start(p: &[u8], len: usize) -> Option<StartLine> {
+    parse_start_sp(p, len, crate::simd::eq_mask64(p, b' '))
+}
+
+/// [`parse_start`] given `sp`, the mask of the spaces in the first 64
+/// bytes of `p` (which the scanner takes with its first LF mask).
+fn parse_start_sp(p: &[u8], len: usize, sp: u64) -> Option<StartLine> {
     let line = p.get(..len)?;
     if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
         if rest.len() < 3 || (rest.len() > 3 && rest[3] != b' ') {
@@ -163,7 +170,7 @@ fn parse_start(p: &[u8], len: usize) -> Option<StartLine> {
     }
     // Both spaces usually come out of one 64-byte mask (taken over the
     // payload: a space past the line's end is rejected below).
-    let mut sp = crate::simd::Finder::new(p, b' ', 0);
+    let mut sp = crate::simd::Finder::with_first_mask(p, b' ', sp);
     let sp1 = sp.next().filter(|&i| i < len)?;
     let method = method_of(&line[..sp1], crate::simd::alpha_dash_run16(p))?;
     let sp2 = sp.next().filter(|&i| i < len)?;
@@ -524,7 +531,10 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     if p.len() > usize::from(u16::MAX) {
         return Err(DropReason::SipTooLarge);
     }
-    let lf = crate::simd::eq_mask64(p, b'\n');
+    let (lf, sp) = match p.first_chunk::<64>() {
+        Some(w) => k.eq_mask64x2(w, b'\n', b' '),
+        None => (crate::simd::eq_mask64(p, b'\n'), crate::simd::eq_mask64(p, b' ')),
+    };
     let first = if lf != 0 {
         lf.trailing_zeros() as usize
     } else {
@@ -533,7 +543,7 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     if first == 0 || p[first - 1] != b'\r' {
         return Err(DropReason::SipMalformed);
     }
-    let start = parse_start(p, first - 1).ok_or(DropReason::SipMalformed)?;
+    let start = parse_start_sp(p, first - 1, sp).ok_or(DropReason::SipMalformed)?;
     s.reset(start, first + 1);
     let mut by_kind = ByKind {
         count: [0; KINDS],
