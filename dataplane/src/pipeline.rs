@@ -1447,6 +1447,93 @@ mod tests {
         assert_eq!(n, 216);
     }
 
+    /// A datagram whose UDP checksum does not verify is dropped as
+    /// `UdpBadChecksum`, whatever else the frame would have led to: a
+    /// request with or without an identity line to cut (of odd and of even
+    /// length), with bytes past Content-Length, a REGISTER, a request from
+    /// an unknown sender, or one to another port. Pins the verdict for
+    /// every place a corruption can sit relative to the edits a forwarded
+    /// request gets (start line, cut line, Max-Forwards, body, bytes past
+    /// Content-Length, the checksum field itself), so that a change to when
+    /// or how the checksum is verified keeps it.
+    #[test]
+    fn corrupt_udp_checksums_are_dropped_before_anything_else() {
+        let f = PipelineFixture::new(4, 4, 400);
+        let ue: SocketAddr = SocketAddr::new(crate::demo::ue_addr(0).into(), 5060);
+        let stranger: SocketAddr = SocketAddr::new(crate::demo::ue_addr(100).into(), 5060);
+        let pcscf = SocketAddr::new(f.cfg.access.ipv4.expect("v4").into(), 5060);
+        let mut n = 0;
+        for method in ["MESSAGE", "REGISTER"] {
+            for ppi in [
+                "",
+                "P-Preferred-Identity: <tel:+15550000000>\r\n",
+                "P-Preferred-Identity: <tel:+155500000000>\r\n",
+            ] {
+                for extra in ["", "junk", "x"] {
+                    for (from, to) in [
+                        (ue, pcscf),
+                        (stranger, pcscf),
+                        (ue, SocketAddr::new(pcscf.ip(), 5070)),
+                    ] {
+                        let msg = format!(
+                            "{method} sip:bob@ims.example SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bK{n}\r\n\
+                             Max-Forwards: 10\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:bob@ims.example>\r\n\
+                             Call-ID: c{n}\r\nCSeq: 1 {method}\r\n{ppi}Content-Length: 5\r\n\r\nhello{extra}"
+                        );
+                        n += 1;
+                        let frame = crate::testgen::udp_frame(
+                            f.cfg.access.gateway_mac,
+                            f.cfg.access.mac,
+                            from,
+                            to,
+                            msg.as_bytes(),
+                        );
+                        let mut b = PacketBuf::new();
+                        assert!(b.fill(&frame));
+                        let good = forward(&f, &f.ctx, &mut b);
+                        assert!(
+                            !matches!(good, Verdict::Drop(DropReason::UdpBadChecksum)),
+                            "intact frame dropped for its checksum:\n{msg}"
+                        );
+                        let p = wire::parse_frame(&frame, true).expect("intact frame parses");
+                        let pl = p.payload(&frame);
+                        let at = |needle: &str| {
+                            pl.windows(needle.len())
+                                .position(|w| w == needle.as_bytes())
+                                .map(|i| p.payload_off as usize + i)
+                        };
+                        // Offsets in the frame to corrupt: the checksum field,
+                        // the start line, Max-Forwards' digits, the body, the
+                        // identity line and the bytes past Content-Length.
+                        let mut spots = vec![
+                            p.l4_off as usize + 6,
+                            p.payload_off as usize,
+                            p.payload_off as usize + 1,
+                        ];
+                        spots.extend(at("10\r\n"));
+                        spots.extend(at("hello").map(|i| i + 1));
+                        spots.extend(at("tel:+").map(|i| i + 3));
+                        if !extra.is_empty() {
+                            spots.push(frame.len() - 1);
+                        }
+                        for spot in spots {
+                            let mut bad = frame.clone();
+                            bad[spot] ^= 0x20;
+                            let mut b = PacketBuf::new();
+                            assert!(b.fill(&bad));
+                            assert_eq!(
+                                forward(&f, &f.ctx, &mut b),
+                                Verdict::Drop(DropReason::UdpBadChecksum),
+                                "byte {spot} flipped in\n{msg}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 54);
+    }
+
     /// `copy_short` writes exactly what `copy_from_slice` does, at every
     /// length around its size classes, and nothing outside `dst`.
     #[test]
