@@ -1028,8 +1028,8 @@ where
     fn probe<'a>(&'a self, t: &'a Table, hash: u64, key: &K) -> Option<&'a V> {
         let (slots, mask) = (t.slots.as_ptr() as *const AtomicU64, t.mask);
         let mut i = hash as usize & mask & !(GROUP - 1);
-        // Bounded even if a torn view showed no empty slot.
-        for _ in 0..=mask {
+        let start = i;
+        loop {
             // SAFETY: `i <= mask`, inside the table.
             let w = unsafe { &*slots.add(i) }.load(Ordering::Acquire);
             if w == EMPTY {
@@ -1043,8 +1043,13 @@ where
                 }
             }
             i = (i + 1) & mask;
+            // Bounded even if a torn view showed no empty slot: each slot
+            // once, until the walk is back where it began (no counter: one
+            // compare a probe instead of a counter's three instructions).
+            if i == start {
+                return None;
+            }
         }
-        None
     }
 
     /// Look `key` up. The reference lives as long as the guard's reader
