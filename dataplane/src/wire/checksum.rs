@@ -37,6 +37,27 @@ pub fn data(bytes: &[u8]) -> u16 {
     u16::from_be(fold(crate::simd::sum16_ne(bytes)))
 }
 
+/// The ones-complement sum of `bytes` and `extra` without [`data`]'s final
+/// byte swap: the folded sum of `bytes`' native-endian 16-bit words, with
+/// `extra` (a sum of native-endian words, e.g. a pseudo-header's read
+/// straight from the wire) added in. `u16::from_be` of it is [`data`]'s
+/// value; `0xffff` means a correct checksum in either byte order, and its
+/// inverse stored with `to_ne_bytes` is the checksum field. Saves a
+/// caller the swap and second fold of [`combine`]ing host-order words.
+#[inline(always)]
+pub fn data_ne_plus(bytes: &[u8], extra: u64) -> u16 {
+    // End-around carry: the short-input sum may use all 64 bits.
+    let (acc, c) = crate::simd::sum16_ne(bytes).overflowing_add(extra);
+    fold(acc + u64::from(c))
+}
+
+/// The native-endian 16-bit word with `b` as its second byte: the
+/// pseudo-header's zero-and-protocol word, for [`data_ne_plus`].
+#[inline(always)]
+pub const fn ne_word_lo(b: u8) -> u64 {
+    u16::from_ne_bytes([0, b]) as u64
+}
+
 /// [`data`] of an IPv4 header: a 20-byte header (no options, the usual
 /// case) as two 8-byte and one 4-byte load added with end-around carry,
 /// anything else through [`data`].
@@ -267,6 +288,44 @@ mod tests {
             // Zero stays zero (not 0xffff, which would read as a checksum).
             assert_eq!(data(&vec![0; n]), 0, "0 * {n}");
         }
+    }
+
+    #[test]
+    fn parse_native_sum_plus_words_matches_combine() {
+        let bytes: Vec<u8> = (0..700u32).map(|i| (i.wrapping_mul(131) ^ 0xa5) as u8).collect();
+        let ones = vec![0xffu8; 700];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for buf in [&bytes, &ones] {
+            for start in 0..2 {
+                for n in (0..300).chain([408, 449, 450, 699 - start]) {
+                    let b = &buf[start..start + n];
+                    assert_eq!(u16::from_be(data_ne_plus(b, 0)), data(b), "{start}+{n}");
+                    // Extra words as a UDP/IPv4 pseudo-header gives them:
+                    // two addresses read native-endian, the protocol word
+                    // and the length word.
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let (s, d, len) = (x as u32, (x >> 32) as u32, (x >> 7) as u16);
+                    let s = if n % 3 == 0 { u32::MAX } else { s };
+                    let extra = u64::from(s) + u64::from(d) + u64::from(len) + ne_word_lo(17);
+                    let (sb, db, lb) = (s.to_ne_bytes(), d.to_ne_bytes(), len.to_ne_bytes());
+                    let words = [
+                        u16::from_be_bytes([sb[0], sb[1]]),
+                        u16::from_be_bytes([sb[2], sb[3]]),
+                        u16::from_be_bytes([db[0], db[1]]),
+                        u16::from_be_bytes([db[2], db[3]]),
+                        u16::from_be_bytes(lb),
+                        17,
+                        data(b),
+                    ];
+                    let want = combine(&words);
+                    assert_eq!(u16::from_be(data_ne_plus(b, extra)), want, "{start}+{n} {x:#x}");
+                }
+            }
+        }
+        // The short-input sum may come back with every bit set.
+        assert_eq!(data_ne_plus(&[0xff; 8], u64::MAX), fold(u64::MAX));
     }
 
     #[test]

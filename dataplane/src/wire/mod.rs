@@ -319,16 +319,11 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
     }
     if verify_l4_checksum && be16(h, L4 + 6) != 0 {
         let seg = frame.get(L4..L4 + ulen)?;
-        let sum = checksum::combine(&[
-            (s >> 16) as u16,
-            s as u16,
-            (d >> 16) as u16,
-            d as u16,
-            ulen as u16,
-            ip_proto::UDP as u16,
-            checksum::data(seg),
-        ]);
-        if sum != 0xffff {
+        // The pseudo-header as the wire holds it (addresses, protocol word,
+        // the UDP length field again), in native-endian words.
+        let ne32 = |at: usize| u64::from(u32::from_ne_bytes([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]));
+        let pseudo = ne32(12) + ne32(16) + u64::from(u16::from_ne_bytes([h[L4 + 4], h[L4 + 5]]));
+        if checksum::data_ne_plus(seg, pseudo + checksum::ne_word_lo(ip_proto::UDP)) != 0xffff {
             return None;
         }
     }
