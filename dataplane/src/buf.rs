@@ -233,7 +233,9 @@ impl Buf for PacketBuf {
         let h = self.head as usize;
         &self.storage[h..h + self.len as usize]
     }
-    #[inline]
+    // Always inlined: `forward_request` calls it twice a request, and
+    // LLVM kept it out of line there (call, return and a reload each).
+    #[inline(always)]
     fn data_mut(&mut self) -> &mut [u8] {
         let h = self.head as usize;
         &mut self.storage[h..h + self.len as usize]
