@@ -33,6 +33,10 @@ pub struct UdpTemplate {
     ip_const: u32,
     /// Sum of our address' 16-bit words (pseudo-header part).
     src_sum: u32,
+    /// IPv4: our address as a native-endian `u32` plus the native-endian
+    /// protocol word: the pseudo-header's fixed part for
+    /// [`checksum::data_ne_plus`].
+    pseudo_ne: u64,
 }
 
 fn words_sum(b: &[u8]) -> u32 {
@@ -78,11 +82,16 @@ impl UdpTemplate {
                 (true, 0, words_sum(&a.octets()))
             }
         };
+        let pseudo_ne = match src {
+            IpAddr::V4(a) => u64::from(u32::from_ne_bytes(a.octets())) + checksum::ne_word_lo(ip_proto::UDP),
+            IpAddr::V6(_) => 0,
+        };
         UdpTemplate {
             bytes: b,
             v6,
             ip_const,
             src_sum,
+            pseudo_ne,
         }
     }
 
@@ -214,14 +223,21 @@ impl UdpTemplate {
         h[L4..L4 + 2].copy_from_slice(&src_port.to_be_bytes());
         h[L4 + 2..L4 + 4].copy_from_slice(&dst_port.to_be_bytes());
         h[L4 + 4..L4 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-        // Pseudo-header (addresses, protocol, UDP length) and UDP header
-        // words: each below 2^16, at most eight of them.
-        let pseudo = self.src_sum + dst_sum + u32::from(ip_proto::UDP) + udp_len;
+        // `c` holds the field's bytes in native order.
         let c = match csum {
-            L4Csum::Offload => fold32(pseudo),
+            // Pseudo-header (addresses, protocol, UDP length) words.
+            L4Csum::Offload => fold32(self.src_sum + dst_sum + u32::from(ip_proto::UDP) + udp_len).to_be(),
             L4Csum::Software => {
-                let hdr = u32::from(src_port) + u32::from(dst_port) + udp_len;
-                let c = !fold32(pseudo + hdr + u32::from(checksum::data(payload)));
+                // The pseudo-header and UDP header words as the frame holds
+                // them (native-endian), added to the payload's native sum:
+                // no byte swap, one fold.
+                let ne16 = |v: u16| u64::from(v.to_be());
+                let words = self.pseudo_ne
+                    + u64::from(u32::from_ne_bytes(dst))
+                    + 2 * ne16(udp_len as u16)
+                    + ne16(src_port)
+                    + ne16(dst_port);
+                let c = !checksum::data_ne_plus(payload, words);
                 if c == 0 {
                     0xffff
                 } else {
@@ -229,7 +245,7 @@ impl UdpTemplate {
                 }
             }
         };
-        h[L4 + 6..L4 + 8].copy_from_slice(&c.to_be_bytes());
+        h[L4 + 6..L4 + 8].copy_from_slice(&c.to_ne_bytes());
         Ok(HL)
     }
 }
@@ -288,6 +304,47 @@ mod tests {
                     t.emit(&mut got, dst, sport, len, L4Csum::Offload).unwrap();
                     assert_eq!(got, off, "offload {src} -> {dst} len {len}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn software_checksums_match_the_generic_emitter_for_many_addresses_and_a_zero_sum() {
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        for i in 0..3000usize {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let src = IpAddr::from(((x >> 32) as u32).to_be_bytes());
+            let dst = SocketAddr::from(((x as u32).to_be_bytes(), (x >> 16) as u16));
+            let sport = (x >> 48) as u16;
+            let len = i % 131;
+            let mut payload: Vec<u8> = (0..len).map(|j| (j as u64 * 31 + (x >> 8)) as u8).collect();
+            let h = repr(src, dst, sport);
+            let hl = h.udp_header_len();
+            let t = UdpTemplate::new(h.eth_src, h.eth_dst, src, 64);
+            let frames = |payload: &[u8]| {
+                let mut want = vec![0u8; hl + payload.len()];
+                want[hl..].copy_from_slice(payload);
+                h.emit_udp(&mut want, payload.len()).unwrap();
+                let mut got = vec![0x55u8; hl + payload.len()];
+                got[hl..].copy_from_slice(payload);
+                t.emit(&mut got, dst, sport, payload.len(), L4Csum::Software)
+                    .unwrap();
+                (got, want)
+            };
+            let (got, want) = frames(&payload);
+            assert_eq!(got, want, "{src} -> {dst} len {len}");
+            // Make the sum come out at 0xffff (a computed checksum of zero,
+            // sent as 0xffff): a trailing word that cancels the checksum.
+            if len % 2 == 0 {
+                payload.extend_from_slice(&[0, 0]);
+                let (_, zero) = frames(&payload);
+                let n = payload.len();
+                payload[n - 2..].copy_from_slice(&zero[hl - 2..hl]);
+                let (got, want) = frames(&payload);
+                assert_eq!(&got[hl - 2..hl], &[0xff, 0xff], "{src} -> {dst} len {len}");
+                assert_eq!(got, want, "zero sum {src} -> {dst} len {len}");
             }
         }
     }
