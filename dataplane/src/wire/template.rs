@@ -31,6 +31,8 @@ pub struct UdpTemplate {
     v6: bool,
     /// IPv4: ones-complement sum of the header words that never change.
     ip_const: u32,
+    /// IPv4: the same words read native-endian, for [`UdpTemplate::emit_v4`].
+    ip_const_ne: u32,
     /// Sum of our address' 16-bit words (pseudo-header part).
     src_sum: u32,
     /// IPv4: our address as a native-endian `u32` plus the native-endian
@@ -82,6 +84,13 @@ impl UdpTemplate {
                 (true, 0, words_sum(&a.octets()))
             }
         };
+        let ip_const_ne = match src {
+            IpAddr::V4(_) => b[l3..l3 + ipv4::HEADER_LEN]
+                .chunks(2)
+                .map(|w| u32::from(u16::from_ne_bytes([w[0], w[1]])))
+                .sum(),
+            IpAddr::V6(_) => 0,
+        };
         let pseudo_ne = match src {
             IpAddr::V4(a) => u64::from(u32::from_ne_bytes(a.octets())) + checksum::ne_word_lo(ip_proto::UDP),
             IpAddr::V6(_) => 0,
@@ -90,6 +99,7 @@ impl UdpTemplate {
             bytes: b,
             v6,
             ip_const,
+            ip_const_ne,
             src_sum,
             pseudo_ne,
         }
@@ -218,8 +228,12 @@ impl UdpTemplate {
         h[L3 + 16..L3 + 20].copy_from_slice(&dst);
         let dst_sum =
             u32::from(u16::from_be_bytes([dst[0], dst[1]])) + u32::from(u16::from_be_bytes([dst[2], dst[3]]));
-        let c = !fold32(self.ip_const + ip_len + dst_sum);
-        h[L3 + 10..L3 + 12].copy_from_slice(&c.to_be_bytes());
+        // The header checksum from the words as the frame holds them
+        // (native-endian): no byte swap of the destination or the result.
+        let d_ne = u32::from_ne_bytes(dst);
+        let c =
+            !fold32(self.ip_const_ne + u32::from((ip_len as u16).to_be()) + (d_ne & 0xffff) + (d_ne >> 16));
+        h[L3 + 10..L3 + 12].copy_from_slice(&c.to_ne_bytes());
         h[L4..L4 + 2].copy_from_slice(&src_port.to_be_bytes());
         h[L4 + 2..L4 + 4].copy_from_slice(&dst_port.to_be_bytes());
         h[L4 + 4..L4 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
