@@ -311,18 +311,25 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
     if checksum::ipv4_header20(ip) != 0xffff || be16(ip, 6) & 0x3fff != 0 {
         return None;
     }
-    let s = be32(ip, 12);
-    let d = be32(ip, 16);
+    // The addresses as the wire holds them: `bad_src_v4`/`bad_dst_v4`
+    // asked of the bytes (all-zero, all-ones and the first octet do not
+    // depend on byte order), and `Ipv4Addr` built from the bytes, with no
+    // byte swap.
+    let sb = [ip[12], ip[13], ip[14], ip[15]];
+    let db = [ip[16], ip[17], ip[18], ip[19]];
+    let (s_ne, d_ne) = (u32::from_ne_bytes(sb), u32::from_ne_bytes(db));
+    let bad_src = s_ne == 0 || s_ne == u32::MAX || sb[0] == 127 || sb[0] >> 4 == 0xe;
+    let bad_dst = d_ne == 0 || db[0] == 127;
     let (src_port, dst_port) = (be16(h, L4), be16(h, L4 + 2));
-    if bad_src_v4(s) || bad_dst_v4(d) || src_port == esp::UDP_ENCAP_PORT || dst_port == esp::UDP_ENCAP_PORT {
+    if bad_src || bad_dst || src_port == esp::UDP_ENCAP_PORT || dst_port == esp::UDP_ENCAP_PORT {
         return None;
     }
     if verify_l4_checksum && be16(h, L4 + 6) != 0 {
         let seg = frame.get(L4..L4 + ulen)?;
         // The pseudo-header as the wire holds it (addresses, protocol word,
         // the UDP length field again), in native-endian words.
-        let ne32 = |at: usize| u64::from(u32::from_ne_bytes([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]));
-        let pseudo = ne32(12) + ne32(16) + u64::from(u16::from_ne_bytes([h[L4 + 4], h[L4 + 5]]));
+        let pseudo =
+            u64::from(s_ne) + u64::from(d_ne) + u64::from(u16::from_ne_bytes([h[L4 + 4], h[L4 + 5]]));
         if checksum::data_ne_plus(seg, pseudo + checksum::ne_word_lo(ip_proto::UDP)) != 0xffff {
             return None;
         }
@@ -345,8 +352,8 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
         payload_len: (ulen - udp::HEADER_LEN) as u16,
         spi: 0,
         seq: 0,
-        src: IpAddr::V4(Ipv4Addr::from(s)),
-        dst: IpAddr::V4(Ipv4Addr::from(d)),
+        src: IpAddr::V4(Ipv4Addr::from(sb)),
+        dst: IpAddr::V4(Ipv4Addr::from(db)),
     })
 }
 

@@ -795,3 +795,54 @@ static UDP6: [u8; 87] = [
     0x53, 0x20, 0x73, 0x69, 0x70, 0x3a, 0x70, 0x20, 0x53, 0x49, 0x50, 0x2f, 0x32, 0x2e, 0x30, 0x0d, 0x0a,
     0x0d, 0x0a,
 ];
+
+/// The one-pass parse asks its address questions of the header bytes
+/// (first octet, all-zero, all-ones): pinned to the general parser for
+/// addresses on every edge of the bad ranges, as source and destination,
+/// in frames whose checksums are otherwise right.
+#[test]
+fn parse_fast_address_checks_match_the_general_parser_at_every_edge() {
+    let mut addrs = vec![
+        [0, 0, 0, 0],
+        [0, 0, 0, 1],
+        [255, 255, 255, 255],
+        [255, 255, 255, 254],
+    ];
+    for first in [0u8, 1, 126, 127, 128, 191, 192, 223, 224, 225, 239, 240, 254, 255] {
+        addrs.extend([
+            [first, 0, 0, 0],
+            [first, 0, 0, 1],
+            [first, 255, 255, 255],
+            [first, 1, 2, 3],
+        ]);
+    }
+    let ok = [10, 0, 0, 1];
+    let mut fast = 0;
+    for &a in &addrs {
+        for (s, d) in [(a, ok), (ok, a), (a, a)] {
+            let h = HeadersRepr {
+                eth_src: MacAddr([2, 0, 0, 0, 0, 1]),
+                eth_dst: MacAddr([2, 0, 0, 0, 0, 2]),
+                vlan: [None, None],
+                src: IpAddr::V4(Ipv4Addr::from(s)),
+                dst: IpAddr::V4(Ipv4Addr::from(d)),
+                hop_limit: 64,
+                src_port: 5060,
+                dst_port: 5060,
+            };
+            let f = build(&h, b"INVITE sip:x SIP/2.0\r\n\r\n");
+            for verify in [true, false] {
+                let general = parse_frame_general(&f, verify);
+                match parse_ipv4_udp(&f, verify) {
+                    Some(p) => {
+                        fast += 1;
+                        assert_eq!(Ok(p), general, "{s:?} -> {d:?}");
+                    }
+                    None => assert!(general.is_err(), "{s:?} -> {d:?}: {general:?}"),
+                }
+            }
+        }
+    }
+    // Both outcomes were exercised.
+    assert!(fast > 0 && fast < addrs.len() * 6);
+}
