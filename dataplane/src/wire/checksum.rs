@@ -51,6 +51,29 @@ pub fn data_ne_plus(bytes: &[u8], extra: u64) -> u16 {
     fold(acc + u64::from(c))
 }
 
+/// Whether [`data_ne_plus`] of the same arguments is `0xffff` (a correct
+/// checksum), without folding: a nonzero accumulator that is a multiple of
+/// 0xffff, which the compiler tests with a multiply and a compare.
+#[inline(always)]
+pub fn data_ne_plus_ok(bytes: &[u8], extra: u64) -> bool {
+    let (acc, c) = crate::simd::sum16_ne(bytes).overflowing_add(extra);
+    sums_to_ffff(acc + u64::from(c))
+}
+
+/// Whether `fold(acc)` is `0xffff`: `acc` is nonzero and congruent to zero
+/// modulo 0xffff (`fold` keeps the value modulo 0xffff and gives zero only
+/// for zero). The multiple test is Granlund and Montgomery's for an odd
+/// divisor: `acc` times the divisor's inverse modulo 2^64 is at most
+/// `u64::MAX / 0xffff` exactly when the divisor divides `acc` (one multiply
+/// and a compare; the compiler's `%` test took a wide multiply).
+#[inline(always)]
+fn sums_to_ffff(acc: u64) -> bool {
+    acc != 0 && acc.wrapping_mul(INV_FFFF) <= u64::MAX / 0xffff
+}
+
+/// The inverse of 0xffff modulo 2^64 (`0xffff * INV_FFFF == 1` wrapping).
+const INV_FFFF: u64 = 0xfffe_fffe_fffe_ffff;
+
 /// The native-endian 16-bit word with `b` as its second byte: the
 /// pseudo-header's zero-and-protocol word, for [`data_ne_plus`].
 #[inline(always)]
@@ -69,10 +92,23 @@ pub fn ipv4_header(hdr: &[u8]) -> u16 {
     }
 }
 
+/// Whether [`ipv4_header20`] is `0xffff` (a correct header checksum),
+/// tested without folding.
+#[inline(always)]
+pub fn ipv4_header20_ok(h: &[u8; 20]) -> bool {
+    sums_to_ffff(ipv4_header20_acc(h))
+}
+
 /// [`ipv4_header`] of a header without options, always inlined: two
 /// 8-byte and one 4-byte load added with end-around carry.
 #[inline(always)]
 pub fn ipv4_header20(h: &[u8; 20]) -> u16 {
+    u16::from_be(fold(ipv4_header20_acc(h)))
+}
+
+/// The unfolded native-endian sum of [`ipv4_header20`].
+#[inline(always)]
+fn ipv4_header20_acc(h: &[u8; 20]) -> u64 {
     let w = |at: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&h[at..at + 8]);
@@ -84,7 +120,7 @@ pub fn ipv4_header20(h: &[u8; 20]) -> u16 {
     let (acc, c1) = w(0).overflowing_add(w(8));
     let (acc, c2) = acc.overflowing_add(last);
     let (acc, c3) = acc.overflowing_add(u64::from(c1) + u64::from(c2));
-    u16::from_be(fold(acc + u64::from(c3)))
+    acc + u64::from(c3)
 }
 
 /// The folded sum of host-order 16-bit words held in `u32`s (each below
@@ -210,6 +246,22 @@ mod tests {
         for h in &cases {
             assert_eq!(ipv4_header(h), data(h), "{h:02x?}");
         }
+        // The unfolded test agrees with the folded sum, on correct
+        // checksums (filled in) as on the rest.
+        let mut right = 0;
+        for h in cases.iter().filter_map(|h| h.first_chunk::<20>()) {
+            let mut h = *h;
+            assert_eq!(ipv4_header20_ok(&h), ipv4_header20(&h) == 0xffff, "{h:02x?}");
+            h[10..12].fill(0);
+            let c = !ipv4_header20(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            let ok = ipv4_header20(&h) == 0xffff;
+            right += usize::from(ok);
+            assert_eq!(ipv4_header20_ok(&h), ok, "{h:02x?}");
+        }
+        assert!(right > 1000);
+        assert!(!ipv4_header20_ok(&[0; 20]));
+        assert!(ipv4_header20_ok(&[0xff; 20]));
         assert_eq!(fold_words(&[0xffff, 1]), data(&[0xff, 0xff, 0, 1]));
     }
 
@@ -253,14 +305,25 @@ mod tests {
             .chain(&[u64::MAX, u64::MAX - 1, 0xffff_0000_ffff, 0xfffe_ffff_0001_ffff])
         {
             assert_eq!(fold(a), slow(a), "{a:#x}");
+            assert_eq!(sums_to_ffff(a), slow(a) == 0xffff, "{a:#x}");
+        }
+        assert_eq!(0xffffu64.wrapping_mul(INV_FFFF), 1);
+        for k in [1u64, 2, 3, 0x1_0001, 0xffff, 0x1_0000, u64::MAX / 0xffff] {
+            assert!(sums_to_ffff(k * 0xffff), "{k:#x}");
+            assert!(!sums_to_ffff(k * 0xffff - 1), "{k:#x}");
+            assert!(
+                !sums_to_ffff((k * 0xffff).wrapping_add(1)) || k * 0xffff == u64::MAX,
+                "{k:#x}"
+            );
         }
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..10_000 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            for a in [x, x >> 16, x >> 31, x >> 40] {
+            for a in [x, x >> 16, x >> 31, x >> 40, x / 0xffff * 0xffff] {
                 assert_eq!(fold(a), slow(a), "{a:#x}");
+                assert_eq!(sums_to_ffff(a), slow(a) == 0xffff, "{a:#x}");
             }
         }
     }
@@ -321,11 +384,23 @@ mod tests {
                     ];
                     let want = combine(&words);
                     assert_eq!(u16::from_be(data_ne_plus(b, extra)), want, "{start}+{n} {x:#x}");
+                    assert_eq!(data_ne_plus_ok(b, extra), want == 0xffff, "{start}+{n} {x:#x}");
+                    // And with the words adjusted to make the sum right.
+                    let fix = u64::from((!want).to_be());
+                    assert!(data_ne_plus_ok(b, extra + fix), "{start}+{n} {x:#x}");
+                    assert_eq!(
+                        u16::from_be(data_ne_plus(b, extra + fix)),
+                        0xffff,
+                        "{start}+{n} {x:#x}"
+                    );
                 }
             }
         }
         // The short-input sum may come back with every bit set.
         assert_eq!(data_ne_plus(&[0xff; 8], u64::MAX), fold(u64::MAX));
+        assert!(data_ne_plus_ok(&[0xff; 8], u64::MAX));
+        assert!(!data_ne_plus_ok(&[0; 8], 0));
+        assert!(!data_ne_plus_ok(&[0; 80], 0));
     }
 
     #[test]

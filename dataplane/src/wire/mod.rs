@@ -308,7 +308,7 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
         return None;
     }
     let ip: &[u8; ipv4::HEADER_LEN] = h[L3..L4].try_into().ok()?;
-    if checksum::ipv4_header20(ip) != 0xffff || be16(ip, 6) & 0x3fff != 0 {
+    if !checksum::ipv4_header20_ok(ip) || be16(ip, 6) & 0x3fff != 0 {
         return None;
     }
     // The addresses as the wire holds them: `bad_src_v4`/`bad_dst_v4`
@@ -330,7 +330,7 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
         // the UDP length field again), in native-endian words.
         let pseudo =
             u64::from(s_ne) + u64::from(d_ne) + u64::from(u16::from_ne_bytes([h[L4 + 4], h[L4 + 5]]));
-        if checksum::data_ne_plus(seg, pseudo + checksum::ne_word_lo(ip_proto::UDP)) != 0xffff {
+        if !checksum::data_ne_plus_ok(seg, pseudo + checksum::ne_word_lo(ip_proto::UDP)) {
             return None;
         }
     }
