@@ -77,6 +77,15 @@ const TOMB: u64 = u64::MAX;
 const MAX_INDEX: u32 = u32::MAX - 2;
 
 /// The slot word for the entry in cell `idx` whose key hashes to `hash`.
+/// The arena segment holding cell `idx` when the first segment has
+/// `2^shift` cells: the bit length of `idx >> shift`, computed as the log of
+/// twice it plus one. That argument is never zero, so this is one `bsr`
+/// with no zero case (`BITS - leading_zeros` cost two more instructions).
+#[inline(always)]
+fn segment_of(idx: u32, shift: u32) -> usize {
+    (((u64::from(idx) >> shift) * 2) | 1).ilog2() as usize
+}
+
 #[inline(always)]
 fn entry_word(hash: u64, idx: u32) -> u64 {
     debug_assert!(idx <= MAX_INDEX);
@@ -330,8 +339,8 @@ impl<K, V> Arena<K, V> {
     /// end; computing it is always safe.
     #[inline(always)]
     fn cell(&self, idx: u32) -> *mut Entry<K, V> {
+        let k = segment_of(idx, self.shift);
         let idx = idx as usize;
-        let k = (usize::BITS - (idx >> self.shift).leading_zeros()) as usize;
         // Relaxed: a segment pointer is stored before any cell in it is
         // written, and a cell is reached only through a slot word loaded with
         // Acquire (published with Release after that) or by the writer itself.

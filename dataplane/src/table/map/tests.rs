@@ -474,3 +474,23 @@ fn reader_sees_emptiness_change_with_inserts_and_removes() {
     assert!(!r.is_empty());
     w.publish();
 }
+
+#[test]
+fn segment_of_is_the_bit_length_of_the_shifted_index() {
+    let plain = |idx: u32, shift: u32| (u32::BITS - (idx >> shift).leading_zeros()) as usize;
+    for shift in [0, 1, 4, 6, 10, 31] {
+        let mut idx = 0u32;
+        loop {
+            for i in [idx, idx.wrapping_sub(1), idx | 1] {
+                assert_eq!(segment_of(i, shift), plain(i, shift), "{i:#x} >> {shift}");
+            }
+            if idx == 1 << 31 {
+                break;
+            }
+            idx = if idx == 0 { 1 } else { idx << 1 };
+        }
+        for i in (0..5000).chain([u32::MAX, u32::MAX - 1, MAX_INDEX]) {
+            assert_eq!(segment_of(i, shift), plain(i, shift), "{i:#x} >> {shift}");
+        }
+    }
+}
