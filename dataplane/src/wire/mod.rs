@@ -307,6 +307,26 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
     if tl > frame.len() - L3 || ulen < udp::HEADER_LEN || ipv4::HEADER_LEN + ulen > tl {
         return None;
     }
+    // RFC 3948 traffic goes to the general parse; its checksum must not
+    // be summed here first.
+    let (src_port, dst_port) = (be16(h, L4), be16(h, L4 + 2));
+    if src_port == esp::UDP_ENCAP_PORT || dst_port == esp::UDP_ENCAP_PORT {
+        return None;
+    }
+    // The UDP checksum before the header and address checks, while little
+    // else is live across the kernel call (fewer registers saved around
+    // it); any failure here or below gives None, so the order of the checks
+    // does not matter.
+    if verify_l4_checksum && be16(h, L4 + 6) != 0 {
+        let seg = frame.get(L4..L4 + ulen)?;
+        // The pseudo-header as the wire holds it (addresses, protocol word,
+        // the UDP length field again), in native-endian words.
+        let ne32 = |at: usize| u64::from(u32::from_ne_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]));
+        let pseudo = ne32(L3 + 12) + ne32(L3 + 16) + u64::from(u16::from_ne_bytes([h[L4 + 4], h[L4 + 5]]));
+        if !checksum::data_ne_plus_ok(seg, pseudo + checksum::ne_word_lo(ip_proto::UDP)) {
+            return None;
+        }
+    }
     let ip: &[u8; ipv4::HEADER_LEN] = h[L3..L4].try_into().ok()?;
     if !checksum::ipv4_header20_ok(ip) || be16(ip, 6) & 0x3fff != 0 {
         return None;
@@ -320,19 +340,8 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
     let (s_ne, d_ne) = (u32::from_ne_bytes(sb), u32::from_ne_bytes(db));
     let bad_src = s_ne == 0 || s_ne == u32::MAX || sb[0] == 127 || sb[0] >> 4 == 0xe;
     let bad_dst = d_ne == 0 || db[0] == 127;
-    let (src_port, dst_port) = (be16(h, L4), be16(h, L4 + 2));
-    if bad_src || bad_dst || src_port == esp::UDP_ENCAP_PORT || dst_port == esp::UDP_ENCAP_PORT {
+    if bad_src || bad_dst {
         return None;
-    }
-    if verify_l4_checksum && be16(h, L4 + 6) != 0 {
-        let seg = frame.get(L4..L4 + ulen)?;
-        // The pseudo-header as the wire holds it (addresses, protocol word,
-        // the UDP length field again), in native-endian words.
-        let pseudo =
-            u64::from(s_ne) + u64::from(d_ne) + u64::from(u16::from_ne_bytes([h[L4 + 4], h[L4 + 5]]));
-        if !checksum::data_ne_plus_ok(seg, pseudo + checksum::ne_word_lo(ip_proto::UDP)) {
-            return None;
-        }
     }
     Some(Parsed {
         l3: L3::V4,
