@@ -148,12 +148,61 @@ fn method_of(m: &[u8], run: usize) -> Option<Method> {
 /// Parse the start line `p[..len]` (the CR excluded).
 #[cfg(test)]
 fn parse_start(p: &[u8], len: usize) -> Option<StartLine> {
-    parse_start_sp(p, len, crate::simd::eq_mask64(p, b' '))
+    let mut start = StartLine::Response { code: 0 };
+    parse_start_sp(p, len, crate::simd::eq_mask64(p, b' '), &mut start).then_some(start)
 }
 
 /// [`parse_start`] given `sp`, the mask of the spaces in the first 64
-/// bytes of `p` (which the scanner takes with its first LF mask).
-fn parse_start_sp(p: &[u8], len: usize, sp: u64) -> Option<StartLine> {
+/// bytes of `p` (which the scanner takes with its first LF mask), into
+/// `out`; false (and `out` unspecified) when the line is not valid.
+///
+/// Inlined into the scanner's build for a request whose two spaces are in
+/// that mask (nearly every request): no call, and the result is stored
+/// where it goes (a returned `StartLine` was copied through the stack).
+/// Everything else (responses, long start lines, bad ones) takes
+/// [`parse_start_general`], which decides every case the same way.
+#[inline(always)]
+fn parse_start_sp(p: &[u8], len: usize, sp: u64, out: &mut StartLine) -> bool {
+    let rest = sp & sp.wrapping_sub(1);
+    let (sp1, sp2) = (sp.trailing_zeros() as usize, rest.trailing_zeros() as usize);
+    if rest == 0 || sp2 >= len || p.starts_with(b"SIP/2.0 ") {
+        return parse_start_general(p, len, sp, out);
+    }
+    // As the general form goes on for a request: sp1 < sp2 < len.
+    let Some(line) = p.get(..len) else {
+        return false;
+    };
+    let Some(method) = method_of(
+        line.get(..sp1).unwrap_or_default(),
+        crate::simd::alpha_dash_run16(p),
+    ) else {
+        return false;
+    };
+    if line.get(sp2 + 1..) != Some(b"SIP/2.0") || sp2 == sp1 + 1 {
+        return false;
+    }
+    *out = StartLine::Request {
+        method,
+        uri: (sp1 + 1, sp2),
+    };
+    true
+}
+
+/// [`parse_start_sp`] for every start line, through [`parse_start_line`].
+#[inline(never)]
+fn parse_start_general(p: &[u8], len: usize, sp: u64, out: &mut StartLine) -> bool {
+    match parse_start_line(p, len, sp) {
+        Some(start) => {
+            *out = start;
+            true
+        }
+        None => false,
+    }
+}
+
+/// The start line `p[..len]` given `sp` as [`parse_start_sp`] has it.
+#[inline(always)]
+fn parse_start_line(p: &[u8], len: usize, sp: u64) -> Option<StartLine> {
     let line = p.get(..len)?;
     if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
         if rest.len() < 3 || (rest.len() > 3 && rest[3] != b' ') {
@@ -566,8 +615,10 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     if first == 0 || p[first - 1] != b'\r' {
         return Err(DropReason::SipMalformed);
     }
-    let start = parse_start_sp(p, first - 1, sp).ok_or(DropReason::SipMalformed)?;
-    s.reset(start, first + 1);
+    if !parse_start_sp(p, first - 1, sp, &mut s.start) {
+        return Err(DropReason::SipMalformed);
+    }
+    s.reset(first + 1);
     let mut by_kind = ByKind {
         count: [0; KINDS],
         start: [0; 2 * KINDS],
@@ -579,7 +630,7 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     if by_kind.fits() {
         by_kind.apply(k, p, s)?;
     } else {
-        rescan(k, p, s, start, first + 1)?;
+        rescan(k, p, s, first + 1)?;
     }
     let body_have = p.len() - s.body_start;
     s.msg_len = match s.content_length {
@@ -595,14 +646,8 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
 /// noting every acted line in order.
 #[cold]
 #[inline(never)]
-fn rescan<K: LineKernels>(
-    k: K,
-    p: &[u8],
-    s: &mut Scan,
-    start: StartLine,
-    headers_start: usize,
-) -> Result<(), DropReason> {
-    s.reset(start, headers_start);
+fn rescan<K: LineKernels>(k: K, p: &[u8], s: &mut Scan, headers_start: usize) -> Result<(), DropReason> {
+    s.reset(headers_start);
     let mut notes = InOrder {
         acted: [Acted::default(); MAX_HEADER_LINES],
         n: 0,
@@ -800,11 +845,10 @@ impl Scan {
         content_length: None,
     };
 
-    /// Start over for a message with this start line and headers from
-    /// `headers_start` on.
+    /// Start over (all but the start line) for a message with headers
+    /// from `headers_start` on.
     #[inline]
-    fn reset(&mut self, start: StartLine, headers_start: usize) {
-        self.start = start;
+    fn reset(&mut self, headers_start: usize) {
         self.headers_start = headers_start;
         self.headers_end = 0;
         self.body_start = 0;
@@ -1142,6 +1186,52 @@ hello";
                         || to_has_tag(k, &p, vs, ve),
                     );
                     assert_eq!(got, want, "{v}");
+                }
+            }
+        }
+    }
+
+    /// The inlined request path of the start line decides as the general
+    /// parse does, on start lines of every kind and on every one-byte
+    /// change, insertion and removal of them (bytes a start line turns on).
+    #[test]
+    fn start_line_fast_path_matches_the_general_parse() {
+        let lines: [&[u8]; 8] = [
+            b"MESSAGE sip:bob@ims.example SIP/2.0\r\n",
+            b"INVITE sip:b@x SIP/2.0\r\n",
+            b"ACK sip:b SIP/2.0\r\n",
+            b"SIP/2.0 200 OK\r\n",
+            b"SIP/2.0 200\r\n",
+            b"X-Y.z! sip:b SIP/2.0\r\n",
+            b"REGISTER sip:a-very-long-request-uri-that-goes-on-and-on@ims.mnc001.mcc001.3gppnetwork.org SIP/2.0\r\n",
+            b"SUBSCRIBE  SIP/2.0\r\n",
+        ];
+        let alphabet: &[u8] = b" \r\nS2.0/aA-!\t\x80";
+        let check = |m: &[u8]| {
+            // The start line ends at the first LF (its CR before it).
+            let Some(len) = m.iter().position(|&c| c == b'\n').and_then(|i| i.checked_sub(1)) else {
+                return;
+            };
+            let sp = crate::simd::eq_mask64(m, b' ');
+            let mut got = StartLine::Response { code: 0 };
+            let ok = parse_start_sp(m, len, sp, &mut got);
+            let want = parse_start_line(m, len, sp);
+            assert_eq!(ok.then_some(got), want, "{:?}", String::from_utf8_lossy(m));
+        };
+        for l in lines {
+            check(l);
+            for i in 0..=l.len() {
+                for &c in alphabet {
+                    let mut m = l.to_vec();
+                    m.insert(i, c);
+                    check(&m);
+                    if i < l.len() {
+                        m.remove(i);
+                        m[i] = c;
+                        check(&m);
+                        m.remove(i);
+                        check(&m);
+                    }
                 }
             }
         }
