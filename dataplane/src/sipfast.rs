@@ -11,8 +11,6 @@
 //! over what the first noted ([`scan_into`]); its per-line kernels are in
 //! `simd`, in an SSE2 and an AVX2 build chosen at run time.
 
-use smallvec::SmallVec;
-
 use crate::simd::LineKernels;
 
 use crate::counters::DropReason;
@@ -61,6 +59,116 @@ impl Line {
     }
 }
 
+/// Header lines of one kind, in message order: up to two in place (all
+/// that the fast path keeps: see `ByKind::fits`), more (only a message
+/// with more than two P-Asserted- or P-Preferred-Identity lines has them)
+/// all in a `Vec`. Reading the count is one load, and the fast path fills
+/// it with plain stores.
+#[derive(Clone)]
+pub struct Lines {
+    n: usize,
+    two: [Line; 2],
+    more: Vec<Line>,
+}
+
+impl Lines {
+    /// No lines.
+    pub const fn new() -> Lines {
+        const NO_LINE: Line = Line {
+            start: 0,
+            value: 0,
+            value_end: 0,
+            end: 0,
+        };
+        Lines {
+            n: 0,
+            two: [NO_LINE; 2],
+            more: Vec::new(),
+        }
+    }
+
+    /// How many lines.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether there is none.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The first line.
+    #[inline]
+    pub fn first(&self) -> Option<&Line> {
+        self.as_slice().first()
+    }
+
+    /// The lines in message order.
+    #[inline]
+    pub fn as_slice(&self) -> &[Line] {
+        match self.two.get(..self.n) {
+            Some(two) => two,
+            None => &self.more,
+        }
+    }
+
+    /// The lines in message order.
+    #[inline]
+    pub fn iter(&self) -> core::slice::Iter<'_, Line> {
+        self.as_slice().iter()
+    }
+
+    /// Add a line after the others.
+    pub fn push(&mut self, l: Line) {
+        match self.n {
+            0 | 1 => self.two[self.n] = l,
+            2 => {
+                self.more.clear();
+                self.more.extend_from_slice(&self.two);
+                self.more.push(l);
+            }
+            _ => self.more.push(l),
+        }
+        self.n += 1;
+    }
+
+    /// Remove every line.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.n = 0;
+        self.more.clear();
+    }
+}
+
+impl Default for Lines {
+    fn default() -> Lines {
+        Lines::new()
+    }
+}
+
+impl core::ops::Index<usize> for Lines {
+    type Output = Line;
+    fn index(&self, i: usize) -> &Line {
+        &self.as_slice()[i]
+    }
+}
+
+impl<'a> IntoIterator for &'a Lines {
+    type Item = &'a Line;
+    type IntoIter = core::slice::Iter<'a, Line>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl core::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// What kind of message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartLine {
@@ -96,12 +204,12 @@ pub struct Scan {
     /// Number of Via header lines.
     pub via_lines: usize,
     /// P-Preferred-Identity lines.
-    pub ppi: SmallVec<[Line; 2]>,
+    pub ppi: Lines,
     /// P-Asserted-Identity lines.
-    pub pai: SmallVec<[Line; 2]>,
+    pub pai: Lines,
     /// The first two Route lines (the proxy looks only at the top of the
     /// route set, for entries naming itself).
-    pub routes: SmallVec<[Line; 2]>,
+    pub routes: Lines,
     /// The Max-Forwards line.
     pub max_forwards: Option<Line>,
     /// The CSeq line (at most one).
@@ -512,14 +620,16 @@ impl ByKind {
         s.max_forwards = (n(hdr::MAX_FORWARDS) == 1).then(|| at(hdr::MAX_FORWARDS, 0));
         // At most two lines of these kinds (see `fits`): the last is the
         // second.
-        for i in 0..n(hdr::PAI).min(2) {
-            s.pai.push(at(hdr::PAI, i));
-        }
-        for i in 0..n(hdr::PPI).min(2) {
-            s.ppi.push(at(hdr::PPI, i));
-        }
-        for i in 0..n(hdr::ROUTE).min(2) {
-            s.routes.push(at(hdr::ROUTE, i));
+        // Stored in place (`s`'s lists are empty after `reset`).
+        for (k, l) in [
+            (hdr::PAI, &mut s.pai),
+            (hdr::PPI, &mut s.ppi),
+            (hdr::ROUTE, &mut s.routes),
+        ] {
+            l.n = n(k).min(2);
+            for i in 0..l.n {
+                l.two[i] = at(k, i);
+            }
         }
         Ok(())
     }
@@ -845,9 +955,9 @@ impl Scan {
         msg_len: 0,
         top_via: None,
         via_lines: 0,
-        ppi: SmallVec::new_const(),
-        pai: SmallVec::new_const(),
-        routes: SmallVec::new_const(),
+        ppi: Lines::new(),
+        pai: Lines::new(),
+        routes: Lines::new(),
         max_forwards: None,
         cseq: None,
         to_tag: false,
@@ -1198,6 +1308,35 @@ hello";
                     assert_eq!(got, want, "{v}");
                 }
             }
+        }
+    }
+
+    /// `Lines` holds what a `Vec` given the same pushes holds, through two
+    /// lines in place and on past them, and again after `clear`.
+    #[test]
+    fn lines_keep_what_a_vec_keeps() {
+        let mut l = Lines::new();
+        for round in 0..2 {
+            let mut v = Vec::new();
+            for i in 0..6 {
+                let line = Line {
+                    start: i + round,
+                    value: i + 1,
+                    value_end: i + 2,
+                    end: i + 3,
+                };
+                l.push(line);
+                v.push(line);
+                assert_eq!(l.len(), v.len());
+                assert!(!l.is_empty());
+                assert_eq!(l.first(), v.first());
+                assert_eq!(l.iter().copied().collect::<Vec<_>>(), v);
+                assert_eq!((&l).into_iter().count(), v.len());
+                assert_eq!(l[i], v[i]);
+                assert_eq!(format!("{l:?}"), format!("{v:?}"));
+            }
+            l.clear();
+            assert!(l.is_empty() && l.iter().next().is_none());
         }
     }
 
