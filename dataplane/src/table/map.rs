@@ -76,7 +76,6 @@ const TOMB: u64 = u64::MAX;
 /// entry word equals [`TOMB`] (and it is never 0, so never [`EMPTY`]).
 const MAX_INDEX: u32 = u32::MAX - 2;
 
-/// The slot word for the entry in cell `idx` whose key hashes to `hash`.
 /// The arena segment holding cell `idx` when the first segment has
 /// `2^shift` cells: the bit length of `idx >> shift`, computed as the log of
 /// twice it plus one. That argument is never zero, so this is one `bsr`
@@ -86,6 +85,7 @@ fn segment_of(idx: u32, shift: u32) -> usize {
     (((u64::from(idx) >> shift) * 2) | 1).ilog2() as usize
 }
 
+/// The slot word for the entry in cell `idx` whose key hashes to `hash`.
 #[inline(always)]
 fn entry_word(hash: u64, idx: u32) -> u64 {
     debug_assert!(idx <= MAX_INDEX);
