@@ -235,7 +235,9 @@ fn is_token_char(c: u8) -> bool {
 }
 
 /// The method `m`, which starts a payload whose first `run` bytes are
-/// letters or dashes.
+/// letters or dashes. Inlined: out of line its call and the slice passed
+/// in pieces cost more than the compares (400 B 2 478 -> 2 470).
+#[inline(always)]
 fn method_of(m: &[u8], run: usize) -> Option<Method> {
     // Letters and dashes are token characters: a method within that run
     // (every method in use) needs no byte-by-byte check.
