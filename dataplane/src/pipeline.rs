@@ -697,7 +697,9 @@ fn process_general<B: Buf>(
     st: &mut PipeState,
     verify: bool,
 ) -> Result<Verdict, DropReason> {
-    let p = wire::parse_frame(buf.data(), verify)?;
+    // The one-pass parse has refused this frame already: `parse_frame`
+    // would try it (and sum the datagram) again before the general parse.
+    let p = wire::parse_frame_general(buf.data(), verify)?;
     classify(buf, from, ctx, tables, g, st, &p)
 }
 

@@ -367,8 +367,14 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
 }
 
 /// [`parse_frame`] for every kind of frame.
+///
+/// Callers that already tried [`parse_ipv4_udp`] use it directly, so a
+/// frame that path refuses is not parsed (and summed) by it a second time.
 #[inline(never)]
-fn parse_frame_general(frame: &[u8], verify_l4_checksum: bool) -> core::result::Result<Parsed, DropReason> {
+pub fn parse_frame_general(
+    frame: &[u8],
+    verify_l4_checksum: bool,
+) -> core::result::Result<Parsed, DropReason> {
     if frame.len() > u16::MAX as usize {
         return Err(DropReason::Oversized);
     }
