@@ -930,6 +930,70 @@ pub fn sum16_ne_portable(bytes: &[u8]) -> u64 {
     add_carry(acc, tail)
 }
 
+/// The 16 bytes of `raw` as 32 lowercase hex digits, high nibble first,
+/// except that the last byte (which must be zero, so "00") becomes CRLF:
+/// the end of the Via line the pipeline inserts, in two SSE2 steps.
+#[inline(always)]
+pub fn hex16_crlf(raw: &[u8; 16]) -> [u8; 32] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{
+            __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_set1_epi8,
+            _mm_set_epi8, _mm_srli_epi16, _mm_storeu_si128, _mm_sub_epi8, _mm_unpackhi_epi8,
+            _mm_unpacklo_epi8,
+        };
+        let mut out = [0u8; 32];
+        // SAFETY: one unaligned 16-byte load from a 16-byte array and two
+        // unaligned 16-byte stores into a 32-byte array, all in bounds.
+        // SSE2 is part of the x86_64 baseline.
+        unsafe {
+            let nib = _mm_set1_epi8(0x0f);
+            // A nibble n becomes '0' + n, plus 'a' - '0' - 10 when n > 9.
+            let digit = |n: __m128i| {
+                let letter = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8(39));
+                _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8(b'0' as i8)), letter)
+            };
+            let v = _mm_loadu_si128(raw.as_ptr() as *const __m128i);
+            let hi = digit(_mm_and_si128(_mm_srli_epi16(v, 4), nib));
+            let lo = digit(_mm_and_si128(v, nib));
+            // The last two digits are "00": '0' - '\r' and '0' - '\n' off.
+            let crlf = _mm_set_epi8(
+                (b'0' - b'\n') as i8,
+                (b'0' - b'\r') as i8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            );
+            let o = out.as_mut_ptr() as *mut __m128i;
+            _mm_storeu_si128(o, _mm_unpacklo_epi8(hi, lo));
+            _mm_storeu_si128(o.add(1), _mm_sub_epi8(_mm_unpackhi_epi8(hi, lo), crlf));
+        }
+        out
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        const D: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (o, b) in out.chunks_exact_mut(2).zip(raw) {
+            o[0] = D[usize::from(b >> 4)];
+            o[1] = D[usize::from(b & 15)];
+        }
+        out[30..].copy_from_slice(b"\r\n");
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
