@@ -127,7 +127,9 @@ impl UdpTemplate {
     /// [`Error::Unsupported`] if `dst` is of the other family,
     /// [`Error::Truncated`] if `buf` is too short, [`Error::Malformed`] if
     /// a length field would overflow.
-    #[inline]
+    ///
+    /// The IPv4 form is inlined into the caller; the rest is out of line.
+    #[inline(always)]
     pub fn emit(
         &self,
         buf: &mut [u8],
@@ -139,6 +141,19 @@ impl UdpTemplate {
         if let (IpAddr::V4(d), false) = (dst.ip(), self.v6) {
             return self.emit_v4(buf, d.octets(), dst.port(), src_port, payload_len, csum);
         }
+        self.emit_any(buf, dst, src_port, payload_len, csum)
+    }
+
+    /// [`UdpTemplate::emit`] for IPv6, or a family mismatch.
+    #[inline(never)]
+    fn emit_any(
+        &self,
+        buf: &mut [u8],
+        dst: SocketAddr,
+        src_port: u16,
+        payload_len: usize,
+        csum: L4Csum,
+    ) -> Result<usize> {
         let hl = self.header_len();
         let udp_len = udp::HEADER_LEN.saturating_add(payload_len);
         let l4 = hl - udp::HEADER_LEN;
