@@ -83,7 +83,7 @@ pub trait Buf: Send {
         self.len() == 0
     }
     /// Set the frame length, growing or shrinking at the back.
-    #[inline]
+    #[inline(always)]
     fn set_len(&mut self, len: usize) -> Result<(), BufError> {
         let cur = self.len();
         if len >= cur {
@@ -130,6 +130,7 @@ pub trait Buf: Send {
         self.set_len(len)
     }
     /// Remove `n` bytes at offset `at`, closing the gap from the back.
+    #[inline(always)]
     fn remove(&mut self, at: usize, n: usize) -> Result<(), BufError> {
         let len = self.len();
         if at.checked_add(n).is_none_or(|e| e > len) {
