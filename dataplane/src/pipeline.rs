@@ -1202,7 +1202,7 @@ fn forward_request<B: Buf>(
         // need not move. The payload offset is unchanged relative to the new
         // frame start, so `at` still points at the gap.
         buf.prepend(ins).map_err(|_| DropReason::SipTooLarge)?;
-        buf.data_mut().copy_within(off + ins..at + ins, off);
+        move_short(buf.data_mut(), off + ins..at + ins, off);
     } else {
         buf.insert_back(at, ins).map_err(|_| DropReason::SipTooLarge)?;
     }
@@ -1265,6 +1265,47 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     };
     if !done {
         dst.copy_from_slice(src);
+    }
+}
+
+/// `d.copy_within(src, to)` without a call when the range is 8 to 64
+/// bytes long (a start line usually is): the bytes are read into registers
+/// whole (two fixed-size pieces that overlap in the middle) before any is
+/// written, so the ranges may overlap. Panics, as `copy_within` does, when
+/// either range is out of bounds.
+#[inline(always)]
+fn move_short(d: &mut [u8], src: core::ops::Range<usize>, to: usize) {
+    #[inline(always)]
+    fn ends<const K: usize>(d: &mut [u8], src: &core::ops::Range<usize>, to: usize) -> bool {
+        let n = src.end.wrapping_sub(src.start);
+        // Both ranges checked first, then every byte read, then written.
+        let (Some(s), Some(_)) = (d.get(src.clone()), d.get(to..to.wrapping_add(n))) else {
+            return false;
+        };
+        let (Some(a), Some(b)) = (s.first_chunk::<K>().copied(), s.last_chunk::<K>().copied()) else {
+            return false;
+        };
+        let Some(t) = d.get_mut(to..to + n) else {
+            return false;
+        };
+        match t.first_chunk_mut::<K>() {
+            Some(x) => *x = a,
+            None => return false,
+        }
+        // `t` is as long as `s`, so this piece fits too.
+        if let Some(x) = t.last_chunk_mut::<K>() {
+            *x = b;
+        }
+        true
+    }
+    let done = match src.end.wrapping_sub(src.start) {
+        32..=64 => ends::<32>(d, &src, to),
+        16..=31 => ends::<16>(d, &src, to),
+        8..=15 => ends::<8>(d, &src, to),
+        _ => false,
+    };
+    if !done {
+        d.copy_within(src, to);
     }
 }
 
@@ -1748,6 +1789,35 @@ mod tests {
         assert!(write_branch_line(&f.ctx, t, 7, &mut out));
         assert_eq!(&out[54..], b"\r\n");
         assert_eq!(decode_branch(&f.ctx, &out[..54]), Some(t));
+    }
+
+    /// `move_short` moves what `copy_within` moves, for every length
+    /// around its piece sizes, overlapping either way or not at all, and
+    /// panics where `copy_within` panics.
+    #[test]
+    fn move_short_is_copy_within() {
+        let base: Vec<u8> = (0..200u32).map(|i| (i * 7 + 1) as u8).collect();
+        for n in 0..80 {
+            for (from, to) in [
+                (60, 0),
+                (60, 59),
+                (60, 61),
+                (60, 100),
+                (0, 120),
+                (120, 0),
+                (60, 60),
+            ] {
+                let (mut a, mut b) = (base.clone(), base.clone());
+                a.copy_within(from..from + n, to);
+                move_short(&mut b, from..from + n, to);
+                assert_eq!(a, b, "{n} bytes {from} -> {to}");
+            }
+        }
+        let (ten, five) = (10, 5);
+        for (src, to) in [(190..210, 0), (0..20, 190), (ten..five, 0)] {
+            let r = std::panic::catch_unwind(|| move_short(&mut base.clone(), src.clone(), to));
+            assert!(r.is_err(), "{src:?} -> {to}");
+        }
     }
 
     #[test]
