@@ -145,6 +145,11 @@ pub trait Buf: Send {
 ///
 /// Allocation happens once; buffers are recycled through [`BufPool`] by the
 /// ports that own them.
+///
+/// Invariant: `head + len <= BUF_CAPACITY`. Every method that changes either
+/// field keeps it (they check the request against the room there is), so
+/// [`Buf::data`] and [`Buf::data_mut`] take the frame without a bounds check
+/// of their own.
 pub struct PacketBuf {
     storage: Box<[u8; BUF_CAPACITY]>,
     head: u16,
@@ -215,31 +220,44 @@ impl PacketBuf {
 
     /// Space after the default headroom, for a receive call to fill; commit
     /// with [`PacketBuf::set_received`].
+    /// The frame is empty until then.
     #[inline]
     pub fn rx_space(&mut self) -> &mut [u8] {
         self.head = HEADROOM as u16;
+        self.len = 0;
         &mut self.storage[HEADROOM..HEADROOM + MAX_FRAME]
     }
 
-    /// Commit `n` received bytes written through [`PacketBuf::rx_space`].
+    /// Commit `n` received bytes written through [`PacketBuf::rx_space`]
+    /// (at most [`MAX_FRAME`], and never past the end of the storage).
     #[inline]
     pub fn set_received(&mut self, n: usize) {
-        self.len = n.min(MAX_FRAME) as u16;
+        let room = BUF_CAPACITY - self.head as usize;
+        self.len = n.min(MAX_FRAME).min(room) as u16;
     }
 }
 
 impl Buf for PacketBuf {
+    // Taken several times a request: the type's invariant stands in for a
+    // bounds check each time.
     #[inline(always)]
+    #[allow(unsafe_code)]
     fn data(&self) -> &[u8] {
         let h = self.head as usize;
-        &self.storage[h..h + self.len as usize]
+        debug_assert!(h + self.len as usize <= BUF_CAPACITY);
+        // SAFETY: `head + len <= BUF_CAPACITY` (the invariant on
+        // `PacketBuf`), so the range lies in the storage.
+        unsafe { self.storage.get_unchecked(h..h + self.len as usize) }
     }
-    // Always inlined: `forward_request` calls it twice a request, and
-    // LLVM kept it out of line there (call, return and a reload each).
+    // Always inlined: `forward_request` calls it several times a request,
+    // and LLVM kept it out of line there (call, return and a reload each).
     #[inline(always)]
+    #[allow(unsafe_code)]
     fn data_mut(&mut self) -> &mut [u8] {
         let h = self.head as usize;
-        &mut self.storage[h..h + self.len as usize]
+        debug_assert!(h + self.len as usize <= BUF_CAPACITY);
+        // SAFETY: as in `data`.
+        unsafe { self.storage.get_unchecked_mut(h..h + self.len as usize) }
     }
     #[inline]
     fn headroom(&self) -> usize {
@@ -463,6 +481,57 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Whatever is asked, in whatever order, `head + len` stays within the
+    /// storage (the invariant `data` and `data_mut` rely on), errors
+    /// included.
+    #[test]
+    fn random_length_changes_keep_the_frame_in_the_storage() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly small amounts, now and then anything up to 3 000.
+            if x.is_multiple_of(5) {
+                (x >> 8) as usize % 3000
+            } else {
+                (x >> 8) as usize % m.max(1)
+            }
+        };
+        let frame = vec![0x5au8; MAX_FRAME + 10];
+        let mut b = PacketBuf::new();
+        for _ in 0..200_000 {
+            let (n, m) = (next(300), next(300));
+            let _ = match next(12) {
+                0 => b.prepend(n),
+                1 => b.adj(n),
+                2 => b.append(n),
+                3 => b.trim(n),
+                4 => b.set_len(n),
+                5 => b.insert_front(n, m),
+                6 => b.insert_back(n, m),
+                7 => b.remove(n, m),
+                8 => b.reframe(n, m, next(2400)),
+                9 => {
+                    let _ = b.rx_space();
+                    b.set_received(next(4000));
+                    Ok(())
+                }
+                10 => {
+                    b.set_received(next(4000));
+                    Ok(())
+                }
+                _ => {
+                    b.fill(&frame[..next(MAX_FRAME + 10).min(frame.len())]);
+                    Ok(())
+                }
+            };
+            assert!(b.head as usize + b.len as usize <= BUF_CAPACITY, "{b:?}");
+            assert_eq!(b.data().len(), b.len as usize);
+            assert_eq!(b.headroom() + b.len() + b.tailroom(), BUF_CAPACITY);
         }
     }
 
