@@ -1298,8 +1298,42 @@ fn move_short(d: &mut [u8], src: core::ops::Range<usize>, to: usize) {
         }
         true
     }
+    // The 32-byte pieces as four 16-byte words, held in registers (as
+    // arrays, LLVM copied the last piece through the stack).
+    #[inline(always)]
+    fn ends32(d: &mut [u8], src: &core::ops::Range<usize>, to: usize) -> bool {
+        let n = src.end.wrapping_sub(src.start);
+        let (Some(s), Some(_)) = (d.get(src.clone()), d.get(to..to.wrapping_add(n))) else {
+            return false;
+        };
+        let word = |c: Option<&[u8; 16]>| c.map(|c| u128::from_ne_bytes(*c));
+        let a = (
+            word(s.first_chunk::<16>()),
+            word(s.get(16..).and_then(|x| x.first_chunk::<16>())),
+        );
+        let b = (
+            word(s.last_chunk::<16>()),
+            word(s.get(..n.wrapping_sub(16)).and_then(|x| x.last_chunk::<16>())),
+        );
+        let ((Some(a0), Some(a1)), (Some(b1), Some(b0))) = (a, b) else {
+            return false;
+        };
+        let Some(t) = d.get_mut(to..to + n) else {
+            return false;
+        };
+        let mut put = |at: usize, v: u128| {
+            if let Some(x) = t.get_mut(at..).and_then(|x| x.first_chunk_mut::<16>()) {
+                *x = v.to_ne_bytes();
+            }
+        };
+        put(0, a0);
+        put(16, a1);
+        put(n - 32, b0);
+        put(n - 16, b1);
+        true
+    }
     let done = match src.end.wrapping_sub(src.start) {
-        32..=64 => ends::<32>(d, &src, to),
+        32..=64 => ends32(d, &src, to),
         16..=31 => ends::<16>(d, &src, to),
         8..=15 => ends::<8>(d, &src, to),
         _ => false,
