@@ -309,14 +309,13 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
     }
     // RFC 3948 traffic goes to the general parse; its checksum must not
     // be summed here first.
-    let (src_port, dst_port) = (be16(h, L4), be16(h, L4 + 2));
-    if src_port == esp::UDP_ENCAP_PORT || dst_port == esp::UDP_ENCAP_PORT {
+    if be16(h, L4) == esp::UDP_ENCAP_PORT || be16(h, L4 + 2) == esp::UDP_ENCAP_PORT {
         return None;
     }
     // The UDP checksum before the header and address checks, while little
     // else is live across the kernel call (fewer registers saved around
-    // it); any failure here or below gives None, so the order of the checks
-    // does not matter.
+    // it: the fields below are read again after it); any failure here or
+    // below gives None, so the order of the checks does not matter.
     if verify_l4_checksum && be16(h, L4 + 6) != 0 {
         let seg = frame.get(L4..L4 + ulen)?;
         // The pseudo-header as the wire holds it (addresses, protocol word,
@@ -327,6 +326,10 @@ pub fn parse_ipv4_udp(frame: &[u8], verify_l4_checksum: bool) -> Option<Parsed> 
             return None;
         }
     }
+    let h = frame.first_chunk::<{ L4 + udp::HEADER_LEN }>()?;
+    let tl = be16(h, L3 + 2) as usize;
+    let ulen = be16(h, L4 + 4) as usize;
+    let (src_port, dst_port) = (be16(h, L4), be16(h, L4 + 2));
     let ip: &[u8; ipv4::HEADER_LEN] = h[L3..L4].try_into().ok()?;
     if !checksum::ipv4_header20_ok(ip) || be16(ip, 6) & 0x3fff != 0 {
         return None;
