@@ -112,20 +112,20 @@ fn index_of(w: u64) -> u32 {
     (w as u32).wrapping_sub(1)
 }
 
-/// One group's words and the slots that matter in it, computed without
-/// branches: `cand` has bit `j` set when word `j` is an entry whose tag
-/// matches and no empty slot comes before it in the group; `empty` has bit
-/// `j` set when word `j` is [`EMPTY`].
+/// The slots that matter in one group, computed without branches: `cand`
+/// has bit `j` set when word `j` is an entry whose tag matches and no empty
+/// slot comes before it in the group; `empty` has bit `j` set when word `j`
+/// is [`EMPTY`].
 struct Scan {
-    words: [u64; GROUP],
     cand: u32,
     empty: u32,
 }
 
 impl Scan {
     /// Scan the group starting at slot `g` (a multiple of [`GROUP`]) of
-    /// `slots` for `hash` (a map hash). Loads are `Relaxed`: a caller that
-    /// uses a word to reach an entry issues an `Acquire` fence first.
+    /// `slots` for `hash` (a map hash). Loads are `Relaxed`. The words are not
+    /// kept (spilling them cost more than loading one again from the line
+    /// just read): a caller reloads the candidate's word and checks its tag.
     #[inline(always)]
     fn group(slots: *const AtomicU64, g: usize, hash: u64) -> Scan {
         let mut words = [0u64; GROUP];
@@ -138,7 +138,6 @@ impl Scan {
         // Bits below the first empty slot (all bits when there is none).
         let before = !empty & empty.wrapping_sub(1);
         Scan {
-            words,
             cand: tags & before,
             empty,
         }
@@ -431,6 +430,14 @@ impl<K, V> Arena<K, V> {
         idx
     }
 
+    /// The layout of a segment of `len` cells: line-aligned, so that a cell
+    /// no larger than a line and dividing it (16 bytes for `u32` keys, 32 for
+    /// `AddrKey`) never straddles two lines, and a hit costs one line of
+    /// entries.
+    fn segment_layout(len: usize) -> Option<Layout> {
+        Layout::array::<Entry<K, V>>(len).ok()?.align_to(LINE).ok()
+    }
+
     /// Allocate the next segment.
     #[cold]
     fn grow(&self, a: &mut Alloc) {
@@ -439,7 +446,7 @@ impl<K, V> Arena<K, V> {
         if k >= SEGS || first > MAX_INDEX as usize {
             panic!("LfMap: more than {} entries", MAX_INDEX as u64 + 1);
         }
-        let layout = Layout::array::<Entry<K, V>>(len).unwrap_or_else(|_| panic!("LfMap: arena overflow"));
+        let layout = Self::segment_layout(len).unwrap_or_else(|| panic!("LfMap: arena overflow"));
         let base = if layout.size() == 0 {
             NonNull::<Entry<K, V>>::dangling().as_ptr()
         } else {
@@ -486,7 +493,7 @@ impl<K, V> Drop for Arena<K, V> {
         let segments = self.lock().segments;
         for k in 0..segments {
             let (first, len) = self.segment(k);
-            let Ok(layout) = Layout::array::<Entry<K, V>>(len) else {
+            let Some(layout) = Self::segment_layout(len) else {
                 continue;
             };
             if layout.size() == 0 {
@@ -1202,46 +1209,63 @@ where
         let arena: &Arena<K, V> = &self.shared.arena;
         let mut hits = 0;
         for (keys, out) in keys.chunks(BULK).zip(out.chunks_mut(BULK)) {
-            let mut homes = [0usize; BULK];
+            let n = keys.len();
             let mut hashes = [0u64; BULK];
-            for ((h, g), k) in hashes.iter_mut().zip(homes.iter_mut()).zip(keys) {
+            for (h, k) in hashes.iter_mut().zip(keys) {
                 *h = self.shared.hash(k);
-                *g = *h as usize & mask & !(GROUP - 1);
-                prefetch(slots.wrapping_add(*g) as *const u8);
+                prefetch(slots.wrapping_add(*h as usize & mask & !(GROUP - 1)) as *const u8);
             }
-            // Per key: EMPTY = settled miss, TOMB = probe again, else the
-            // candidate entry word.
-            let mut found = [TOMB; BULK];
-            for ((f, h), g) in found.iter_mut().zip(&hashes).zip(&homes[..keys.len()]) {
-                let s = Scan::group(slots, *g, *h);
-                *f = if s.cand != 0 {
-                    let w = s.words[s.cand.trailing_zeros() as usize];
-                    // Prefetching any address is harmless; this one is the
-                    // entry's cell.
-                    prefetch(arena.cell(index_of(w)) as *const u8);
-                    w
-                } else if s.empty != 0 {
-                    EMPTY
-                } else {
-                    TOMB
-                };
+            // Per key `i`: bit `i` of `cand` set: `cells[i]` is the cell of
+            // the candidate entry; of `retry`: probe again from the start;
+            // neither: a settled miss.
+            let mut cells = [ptr::null::<Entry<K, V>>(); BULK];
+            let (mut cand, mut retry) = (0u32, 0u32);
+            for (i, (c, h)) in cells.iter_mut().zip(&hashes[..n]).enumerate() {
+                let g = *h as usize & mask & !(GROUP - 1);
+                let s = Scan::group(slots, g, *h);
+                if s.cand != 0 {
+                    let j = s.cand.trailing_zeros() as usize;
+                    // SAFETY: `j < GROUP` and `g` is a group start inside the
+                    // table. The word may have changed since the scan: only a
+                    // word whose tag still matches names a candidate.
+                    let w = unsafe { &*slots.add(g + j) }.load(Ordering::Relaxed);
+                    if tag_matches(w, *h) {
+                        *c = arena.cell(index_of(w));
+                        // Prefetching any address is harmless; this one is
+                        // the entry's cell.
+                        prefetch(*c as *const u8);
+                        cand |= 1 << i;
+                    } else {
+                        retry |= 1 << i;
+                    }
+                } else if s.empty == 0 {
+                    retry |= 1 << i;
+                }
             }
             // Pairs with the Release that published each candidate word: the
             // cells they name are initialised.
             fence(Ordering::Acquire);
-            for (((f, h), k), o) in found.iter().zip(&hashes).zip(keys).zip(out.iter_mut()) {
-                *o = match *f {
-                    EMPTY => None,
-                    TOMB => self.probe(t, *h, k),
-                    w => {
-                        // `w` was loaded from `t` under the guard above.
-                        let e = self.entry(w);
-                        if e.key == *k {
-                            Some(&e.value)
-                        } else {
-                            self.probe(t, *h, k)
-                        }
+            for (i, ((c, h), (k, o))) in cells
+                .iter()
+                .zip(&hashes)
+                .zip(keys.iter().zip(out.iter_mut()))
+                .enumerate()
+            {
+                *o = if cand >> i & 1 != 0 {
+                    // SAFETY: the cell of an entry word loaded from `t` under
+                    // the guard, then acquired by the fence above: as in
+                    // `MapReader::entry`, initialised and not freed or reused
+                    // while the guard's reader stays online.
+                    let e = unsafe { &**c };
+                    if e.key == *k {
+                        Some(&e.value)
+                    } else {
+                        self.probe(t, *h, k)
                     }
+                } else if retry >> i & 1 != 0 {
+                    self.probe(t, *h, k)
+                } else {
+                    None
                 };
                 hits += o.is_some() as usize;
             }
