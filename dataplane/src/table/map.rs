@@ -1194,8 +1194,10 @@ where
     /// over each chunk of [`BULK`] keys: hash every key and prefetch its home
     /// group (one cache line); scan each home group for a tag match and
     /// prefetch that entry (or settle a miss on an empty slot); then compare
-    /// the keys. Only a key whose chain leaves its home group, or whose tag
-    /// matched another key, is probed again from the start. `out[i]` receives
+    /// the keys. A key whose home group is full without a match has the next
+    /// group prefetched during the scan and scanned after it. Only a key whose
+    /// chain goes beyond that, or whose tag matched another key, is probed
+    /// again from the start. `out[i]` receives
     /// the result for `keys[i]`; extra outputs are left alone. Returns the
     /// number of hits.
     ///
@@ -1219,24 +1221,55 @@ where
             // the candidate entry; of `retry`: probe again from the start;
             // neither: a settled miss.
             let mut cells = [ptr::null::<Entry<K, V>>(); BULK];
-            let (mut cand, mut retry) = (0u32, 0u32);
+            let (mut cand, mut retry, mut spill) = (0u32, 0u32, 0u32);
+            // The candidate in slot `j` of the group at `g`: the word may have
+            // changed since the scan, so only a word whose tag still matches
+            // names one. Its cell is prefetched (any address is harmless).
+            let take = |g: usize, j: u32, h: u64| {
+                // SAFETY: `j < GROUP` and `g` is a group start inside the
+                // table (a table holds whole groups).
+                let w = unsafe { &*slots.add(g + j as usize) }.load(Ordering::Relaxed);
+                tag_matches(w, h).then(|| {
+                    let c = arena.cell(index_of(w));
+                    prefetch(c as *const u8);
+                    c
+                })
+            };
             for (i, (c, h)) in cells.iter_mut().zip(&hashes[..n]).enumerate() {
                 let g = *h as usize & mask & !(GROUP - 1);
                 let s = Scan::group(slots, g, *h);
                 if s.cand != 0 {
-                    let j = s.cand.trailing_zeros() as usize;
-                    // SAFETY: `j < GROUP` and `g` is a group start inside the
-                    // table. The word may have changed since the scan: only a
-                    // word whose tag still matches names a candidate.
-                    let w = unsafe { &*slots.add(g + j) }.load(Ordering::Relaxed);
-                    if tag_matches(w, *h) {
-                        *c = arena.cell(index_of(w));
-                        // Prefetching any address is harmless; this one is
-                        // the entry's cell.
-                        prefetch(*c as *const u8);
-                        cand |= 1 << i;
-                    } else {
-                        retry |= 1 << i;
+                    match take(g, s.cand.trailing_zeros(), *h) {
+                        Some(p) => {
+                            *c = p;
+                            cand |= 1 << i;
+                        }
+                        None => retry |= 1 << i,
+                    }
+                } else if s.empty == 0 {
+                    // A full home group without a match: the chain goes on
+                    // into the next group (about 2 % of keys at the maximum
+                    // load); load it now, scan it below.
+                    prefetch(slots.wrapping_add((g + GROUP) & mask) as *const u8);
+                    spill |= 1 << i;
+                }
+            }
+            // Second groups, once the rest of the burst has been scanned: the
+            // first candidate of a chain that filled its home group is the
+            // first in the next group before an empty slot.
+            while spill != 0 {
+                let i = spill.trailing_zeros() as usize;
+                spill &= spill - 1;
+                let h = hashes[i];
+                let g = (h as usize & mask & !(GROUP - 1)).wrapping_add(GROUP) & mask;
+                let s = Scan::group(slots, g, h);
+                if s.cand != 0 {
+                    match take(g, s.cand.trailing_zeros(), h) {
+                        Some(p) => {
+                            cells[i] = p;
+                            cand |= 1 << i;
+                        }
+                        None => retry |= 1 << i,
                     }
                 } else if s.empty == 0 {
                     retry |= 1 << i;
