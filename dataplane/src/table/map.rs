@@ -8,15 +8,21 @@
 //! - **Slots**: a power-of-two array of 8-byte words, probed linearly from the
 //!   first slot of the key's 64-byte group (8 slots, one cache line), so a
 //!   lookup usually reads a single line of the array. A word is `0` (empty:
-//!   ends a probe chain), `u64::MAX` (tombstone: a removed entry), or
-//!   `tag << 32 | (index + 1)`: the top 32 bits of the key's 64-bit hash and
-//!   the entry's index in the arena. One word is one atomic, so a reader can
-//!   never see a tag and an index from different entries.
+//!   ends a probe chain), `u32::MAX` (tombstone: a removed entry), or
+//!   `tag << 32 | (index + 1)`: the top 32 bits of the key's 64-bit hash,
+//!   with the lowest of them forced to 1, and the entry's index in the arena.
+//!   A tag is odd and the top half of an empty or tombstone word is 0, so the
+//!   top halves alone tell a candidate entry, and the low halves alone an
+//!   empty slot (`get_bulk` compares them four at a time in SSE2). One word
+//!   is one atomic, so a reader can never see a tag and an index from
+//!   different entries.
 //! - **Arena**: entries `{ key, value }` live in cells of a segmented arena
-//!   (segment 0 sized for the requested capacity, later ones doubling; large
-//!   segments are advised to transparent huge pages), never in individual
-//!   boxes. A cell is written once before it is published and never changed
-//!   while reachable; a freed cell is reused only after a grace period.
+//!   (segment 0 sized for the requested capacity, later ones doubling;
+//!   segments are line-aligned, so a 16- or 32-byte entry sits in one line;
+//!   large segments are advised to transparent huge pages), never in
+//!   individual boxes. A cell is written once before it is published and
+//!   never changed while reachable; a freed cell is reused only after a grace
+//!   period.
 //!
 //! A lookup rejects a slot whose tag differs without touching the arena, so a
 //! miss costs one cache line of slots in the normal case, and a hit one line of
@@ -1162,31 +1168,26 @@ where
 
     /// Second half, some packets later when the home line has arrived: start
     /// loading the entry whose tag matches `hash`, so that the `get` that
-    /// follows finds it in cache. Reads the home line only; never compares
-    /// keys or dereferences an entry.
+    /// follows finds it in cache; or, when the home group is full without a
+    /// match (the chain goes on), the next group's line. Reads the home line
+    /// only; never compares keys or dereferences an entry.
     #[inline]
     pub fn prefetch_entry(&self, guard: &Guard<'_>, hash: u64) {
         self.check(guard);
         let t = self.table(guard);
         let slots = t.slots.as_ptr() as *const AtomicU64;
         let g = hash as usize & t.mask & !(GROUP - 1);
-        // SAFETY (both loads): `g` is a group start inside the table, and a
-        // table holds whole groups (len >= MIN_SLOTS, a multiple of GROUP).
-        let word = |j: usize| unsafe { &*slots.add(g + j) }.load(Ordering::Relaxed);
-        // Cheaper than `Scan::group`, as a hint may be: slots whose tag
-        // matches, ignoring where the chain ends; the first that holds an
-        // entry is prefetched.
-        let mut cand = 0u32;
-        for j in 0..GROUP {
-            cand |= u32::from((word(j) ^ hash) >> 32 == 0) << j;
-        }
-        while cand != 0 {
-            let w = word(cand.trailing_zeros() as usize);
+        let s = Scan::group(slots, g, hash);
+        if s.cand != 0 {
+            // SAFETY: `g` is a group start inside the table and the slot
+            // index is below GROUP (a table holds whole groups).
+            let w = unsafe { &*slots.add(g + s.cand.trailing_zeros() as usize) }.load(Ordering::Relaxed);
+            // The word may have changed since the scan.
             if tag_matches(w, hash) {
                 prefetch(self.shared.arena.cell(index_of(w)) as *const u8);
-                return;
             }
-            cand &= cand - 1;
+        } else if s.empty == 0 {
+            prefetch(slots.wrapping_add((g + GROUP) & t.mask) as *const u8);
         }
     }
 
