@@ -31,8 +31,9 @@
 //! misses across a burst.
 //!
 //! Contract:
-//! - Readers only load (`Acquire` on slot words and on the table pointer):
-//!   no lock, no read-modify-write, no waiting. A probe is bounded by the table
+//! - Readers only load (`Acquire` on the table pointer; slot words with
+//!   `Acquire`, or `Relaxed` followed by an `Acquire` fence before an entry
+//!   they name is read): no lock, no read-modify-write, no waiting. A probe is bounded by the table
 //!   size even on a torn view.
 //! - The writer never mutates a published entry. Replace and remove swap the
 //!   slot word (`Release`) and retire the old cell; a rebuild copies the live
