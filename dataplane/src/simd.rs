@@ -262,8 +262,8 @@ unsafe fn eq_mask32_avx2(w: &[u8; 32], needle: u8) -> u32 {
 #[inline]
 unsafe fn header_name32_avx2(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
     use core::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_set1_epi8, _mm256_sub_epi8,
+        __m256i, _mm256_castsi256_si128, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm256_sub_epi8, _mm_cvtsi128_si32,
     };
     // SAFETY (of the loads): a 32-byte load from a 32-byte array and one
     // from a table row of 32 bytes (its slot is masked to 0..16).
@@ -275,7 +275,7 @@ unsafe fn header_name32_avx2(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
     let alpha = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(25)), d);
     let dash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'-' as i8));
     let run = (!(_mm256_movemask_epi8(_mm256_or_si256(alpha, dash)) as u32)).trailing_zeros();
-    let slot = NameTable::slot(run as usize, w[0] | 0x20);
+    let slot = NameTable::slot_of_word(run as usize, _mm_cvtsi128_si32(_mm256_castsi256_si128(v)) as u32);
     let pat = _mm256_loadu_si256(t.pat[slot].as_ptr() as *const __m256i);
     let same = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lower, pat)) as u32;
     (run as usize, t.kind_at(slot, run, same))
@@ -366,6 +366,14 @@ impl NameTable {
     #[inline(always)]
     pub const fn slot(n: usize, c: u8) -> usize {
         ((c >> 1) as usize + 4 * n) & 15
+    }
+
+    /// [`NameTable::slot`] of a name of `n` bytes whose first four bytes
+    /// are `x` (little-endian), in any case: only bits 1 to 4 of the first
+    /// byte count, and case is bit 5.
+    #[inline(always)]
+    pub const fn slot_of_word(n: usize, x: u32) -> usize {
+        ((x >> 1) as usize + 4 * n) & 15
     }
 
     /// The kind at `slot` when the `run`-byte name and the byte after it
@@ -465,7 +473,7 @@ pub fn header_name32(w: &[u8; 32], t: &NameTable) -> (usize, u8) {
             };
             let ((l0, c0), (l1, c1)) = (class(v0), class(v1));
             let run = (!(mask(c0) | mask(c1) << 16)).trailing_zeros();
-            let slot = NameTable::slot(run as usize, _mm_cvtsi128_si32(l0) as u8);
+            let slot = NameTable::slot_of_word(run as usize, _mm_cvtsi128_si32(v0) as u32);
             let pat = t.pat[slot].as_ptr() as *const __m128i;
             let same = mask(_mm_cmpeq_epi8(l0, _mm_loadu_si128(pat)))
                 | mask(_mm_cmpeq_epi8(l1, _mm_loadu_si128(pat.add(1)))) << 16;
@@ -1094,6 +1102,24 @@ mod tests {
                     .enumerate()
                     .fold(0u64, |m, (i, c)| m | u64::from(*c == b'\n') << i);
                 assert_eq!(eq_mask64(&w, b'\n'), lf, "{p:?}");
+            }
+        }
+    }
+
+    /// The slot of a name from its first four bytes is the slot of its
+    /// lowercased first byte, whatever the other three bytes.
+    #[test]
+    fn slot_of_word_matches_slot() {
+        for n in 0..64 {
+            for c in 0..=255u8 {
+                for rest in [0u32, 0xffff_ff00, 0x1234_5600, 0x8080_8000] {
+                    let x = u32::from(c) | rest;
+                    assert_eq!(
+                        NameTable::slot_of_word(n, x),
+                        NameTable::slot(n, c | 0x20),
+                        "{n} {x:#x}"
+                    );
+                }
             }
         }
     }

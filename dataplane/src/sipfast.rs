@@ -860,8 +860,9 @@ fn line<K: LineKernels, N: Notes>(
     // common case (and then the line is neither the empty line nor a
     // continuation line). The run stops at the latest at the line's CR.
     let (run, kind) = k.header_name(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
-    if run.wrapping_sub(1) < 31 && w[run & 31] == b':' {
-        let end = line_end(k, p, w, pos)? + 1;
+    // (A run of 32 fails the colon test: `w[0]` is a letter.)
+    if run != 0 && w[run & 31] == b':' {
+        let end = named_line_end(k, p, w, pos)?;
         *lines += 1;
         notes.note(pos, pos + run, end, kind)?;
         return Ok(Some(end));
@@ -926,6 +927,37 @@ fn line_end<K: LineKernels>(k: K, p: &[u8], w: &[u8; 64], pos: usize) -> Result<
         return Err(DropReason::SipMalformed);
     }
     Ok(nl)
+}
+
+/// Just past the LF that ends the line at `p[pos..]` (whose first 64
+/// bytes are `w`), as [`line_end`] has it, for a line whose first byte is
+/// no LF (it starts with a name). When the LF is in the first 32 bytes (most lines): one compare,
+/// and the mask shifted by one so that its count of trailing zeros is the
+/// offset of the byte before the LF, read from `w` without a check.
+#[inline(always)]
+fn named_line_end<K: LineKernels>(k: K, p: &[u8], w: &[u8; 64], pos: usize) -> Result<usize, DropReason> {
+    // `w[0]` is no LF: the shifted mask loses none.
+    let cr = (k.lf_mask32(w.first_chunk().unwrap_or(&[0; 32])) >> 1).trailing_zeros() as usize;
+    if cr < 32 {
+        return if w[cr] == b'\r' {
+            Ok(pos + cr + 2)
+        } else {
+            Err(DropReason::SipMalformed)
+        };
+    }
+    // No LF in the first 32 bytes.
+    let hi = k.lf_mask32(w.last_chunk().unwrap_or(&[0; 32]));
+    let (nl, crlf) = if hi != 0 {
+        let t = 32 + hi.trailing_zeros() as usize;
+        (pos + t, w[(t - 1) & 63] == b'\r')
+    } else {
+        let nl = next_lf(k, p, pos + 64).ok_or(DropReason::SipMalformed)?;
+        (nl, p.get(nl - 1) == Some(&b'\r'))
+    };
+    if !crlf {
+        return Err(DropReason::SipMalformed);
+    }
+    Ok(nl + 1)
 }
 
 /// The first LF in `p` from `from` on: in the next 64 bytes by one mask
