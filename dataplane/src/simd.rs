@@ -540,6 +540,41 @@ pub fn hex_lower32_portable(raw: &[u8; 32], out: &mut [u8; 64], n: usize) {
     }
 }
 
+/// The 64-byte windows of a slice of at least 64 bytes, by offset: the
+/// slice's length is checked once, when it is made, and each window then
+/// takes one compare of its offset (a loop over windows, such as the SIP
+/// scanner's over lines, pays no more).
+#[derive(Clone, Copy)]
+pub struct Windows64<'a> {
+    p: &'a [u8],
+    /// `p.len() - 64`: the last offset that has a whole window.
+    last: usize,
+}
+
+impl<'a> Windows64<'a> {
+    /// The windows of `p`, or `None` when it is shorter than 64 bytes.
+    #[inline(always)]
+    pub fn new(p: &'a [u8]) -> Option<Self> {
+        Some(Windows64 {
+            p,
+            last: p.len().checked_sub(64)?,
+        })
+    }
+
+    /// The 64 bytes at `p[pos..]`, or `None` when fewer are left.
+    #[inline(always)]
+    pub fn at(self, pos: usize) -> Option<&'a [u8; 64]> {
+        if pos <= self.last {
+            // SAFETY: `pos <= p.len() - 64` (`last`, fixed when `self` was
+            // made from `p`), so bytes `pos..pos + 64` lie in `p`; an array
+            // of bytes has alignment 1.
+            Some(unsafe { &*self.p.as_ptr().add(pos).cast::<[u8; 64]>() })
+        } else {
+            None
+        }
+    }
+}
+
 /// Positions of one byte value in a slice, in increasing order, found 64
 /// bytes at a time.
 pub struct Finder<'a> {
@@ -1121,6 +1156,23 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A window is there exactly when `p.get(pos..)` has 64 bytes, and is
+    /// those bytes.
+    #[test]
+    fn windows_are_the_first_chunks() {
+        let v: Vec<u8> = (0..200u8).collect();
+        for len in [0usize, 1, 63, 64, 65, 127, 128, 200] {
+            let p = &v[..len];
+            let w = Windows64::new(p);
+            assert_eq!(w.is_some(), len >= 64);
+            for pos in 0..len + 70 {
+                let want = p.get(pos..).and_then(|r| r.first_chunk::<64>());
+                assert_eq!(w.and_then(|w| w.at(pos)), want, "{len} {pos}");
+            }
+            assert_eq!(w.and_then(|w| w.at(usize::MAX)), None);
         }
     }
 

@@ -782,10 +782,12 @@ fn lines<K: LineKernels, N: Notes>(
     notes: &mut N,
 ) -> Result<(), DropReason> {
     let mut lines = 0usize;
-    while let Some(w) = p.get(pos..).and_then(|r| r.first_chunk::<64>()) {
-        match line(k, p, w, pos, &mut lines, notes)? {
-            Some(next) => pos = next,
-            None => return end_of_headers(s, pos, lines),
+    if let Some(windows) = crate::simd::Windows64::new(p) {
+        while let Some(w) = windows.at(pos) {
+            match line(k, p, w, pos, &mut lines, notes)? {
+                Some(next) => pos = next,
+                None => return end_of_headers(s, pos, lines),
+            }
         }
     }
     lines_near_end(k, p, s, pos, lines, notes)
