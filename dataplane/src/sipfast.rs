@@ -862,8 +862,9 @@ fn line<K: LineKernels, N: Notes>(
     // common case (and then the line is neither the empty line nor a
     // continuation line). The run stops at the latest at the line's CR.
     let (run, kind) = k.header_name(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
-    // (A run of 32 fails the colon test: `w[0]` is a letter.)
-    if run != 0 && w[run & 31] == b':' {
+    // A run is at most 32 bytes (then a name of 32 letters takes this path
+    // too, as the slow path would have it: no name of `NAMES` is that long).
+    if run != 0 && w[run] == b':' {
         let end = named_line_end(k, p, w, pos)?;
         *lines += 1;
         notes.note(pos, pos + run, end, kind)?;
@@ -1505,6 +1506,11 @@ CSeq: 3 INVITE\r\nTo: <sip:b@x>;tag=1\r\nContent-Length: 2\r\n\r\nab"
 Contact: <sip:+15551234567@[2001:db8::1]:5060;transport=udp>;+sip.instance=\"<urn:gsma:imei:35209900-176148-0>\";\
 expires=600000;reg-id=1\r\nP-Preferred-Identity: <sip:+15551234567@ims.mnc001.mcc001.3gppnetwork.org>\r\n\
 To: <sip:x>\r\nl: 0\r\n\r\n"
+                .to_vec(),
+            // Names of 31, 32 and 33 letters (a run of 32 reaches the
+            // colon test at offset 32).
+            b"OPTIONS sip:x SIP/2.0\r\nX-Header-Name-Of-Exactly-Thirty:1\r\nX-Header-Name-Of-Exactly-Thirtyt: 2\r\n\
+X-Header-Name-Of-Exactly-Thirtytw:3\r\nX-Header-Name-Of-Exactly-Thirtyt : 4\r\nTo: <sip:x>\r\nl: 0\r\n\r\n"
                 .to_vec(),
             // Shorter than 64 bytes: every line is scanned on the copy of
             // a payload shorter than the window.
