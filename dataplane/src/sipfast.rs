@@ -705,6 +705,14 @@ pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
             || scan_body(k, p, s),
         );
     }
+    scan_base(p, s)
+}
+
+/// [`scan_body`] with the baseline kernels, out of line: inlined into
+/// [`scan_into`], its frame and saved registers were paid by every call,
+/// the AVX2 ones too.
+#[inline(never)]
+fn scan_base(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
     scan_body(crate::simd::Base, p, s)
 }
 
