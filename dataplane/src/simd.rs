@@ -131,6 +131,9 @@ pub trait LineKernels: Copy {
     fn lf_mask32(self, w: &[u8; 32]) -> u32;
     /// [`eq_mask64x2`] of a 64-byte window.
     fn eq_mask64x2(self, w: &[u8; 64], a: u8, b: u8) -> (u64, u64);
+    /// [`eq_mask64x2`] of a 32-byte window (one load; bits 32 to 63 are
+    /// clear).
+    fn eq_mask32x2(self, w: &[u8; 32], a: u8, b: u8) -> (u32, u32);
     /// [`header_name32`].
     fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8);
 }
@@ -153,6 +156,11 @@ impl LineKernels for Base {
     #[inline(always)]
     fn eq_mask64x2(self, w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
         eq_mask64x2(w, a, b)
+    }
+
+    #[inline(always)]
+    fn eq_mask32x2(self, w: &[u8; 32], a: u8, b: u8) -> (u32, u32) {
+        (eq_mask64(w, a) as u32, eq_mask64(w, b) as u32)
     }
 
     #[inline(always)]
@@ -199,6 +207,12 @@ impl LineKernels for Avx2 {
     }
 
     #[inline(always)]
+    fn eq_mask32x2(self, w: &[u8; 32], a: u8, b: u8) -> (u32, u32) {
+        // SAFETY: as above.
+        unsafe { eq_mask32x2_avx2(w, a, b) }
+    }
+
+    #[inline(always)]
     fn header_name(self, w: &[u8; 32], t: &NameTable) -> (usize, u8) {
         // SAFETY: as above.
         unsafe { header_name32_avx2(w, t) }
@@ -238,6 +252,21 @@ unsafe fn eq_mask64x2_avx2(w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
         let k = |v: __m256i| _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, n)) as u32;
         u64::from(k(lo)) | u64::from(k(hi)) << 32
     };
+    (m(a), m(b))
+}
+
+/// [`eq_mask64x2`] of a 32-byte window in one 256-bit load.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn eq_mask32x2_avx2(w: &[u8; 32], a: u8, b: u8) -> (u32, u32) {
+    use core::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    // SAFETY (of the load): one unaligned 32-byte load from a 32-byte
+    // array.
+    let v = _mm256_loadu_si256(w.as_ptr() as *const __m256i);
+    let m = |n: u8| _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(n as i8))) as u32;
     (m(a), m(b))
 }
 
@@ -1108,6 +1137,11 @@ mod tests {
                 assert_eq!(Base.eq_mask64x2(&w, b'>', b':'), two, "{p:?}");
                 let w32 = w.first_chunk::<32>().unwrap();
                 assert_eq!(u64::from(Base.lf_mask32(w32)), eq_mask64_portable(w32, b'\n'));
+                let two32 = (
+                    eq_mask64_portable(w32, b'>') as u32,
+                    eq_mask64_portable(w32, b':') as u32,
+                );
+                assert_eq!(Base.eq_mask32x2(w32, b'>', b':'), two32, "{p:?}");
                 // The AVX2 forms wherever the CPU has them (every machine
                 // this project builds and tests on does).
                 #[cfg(target_arch = "x86_64")]
@@ -1115,6 +1149,7 @@ mod tests {
                     assert_eq!(k.header_name(w.first_chunk().unwrap(), &T), got, "{p:?}");
                     assert_eq!(k.lf_mask(&w), eq_mask64_portable(&w, b'\n'), "{p:?}");
                     assert_eq!(k.eq_mask64x2(&w, b'>', b':'), two, "{p:?}");
+                    assert_eq!(k.eq_mask32x2(w32, b'>', b':'), two32, "{p:?}");
                     assert_eq!(
                         u64::from(k.lf_mask32(w32)),
                         eq_mask64_portable(w32, b'\n'),

@@ -374,20 +374,26 @@ fn has_tag(v: &[u8]) -> bool {
     params.split(|&c| c == b';').skip(1).any(is_tag_param)
 }
 
-/// [`has_tag`] for the To value `p[vs..ve]`: by two 64-byte masks (from
-/// the kernels `k`, inlined into the caller's build) when the value is
-/// shorter than 64 bytes and the payload has 64 bytes from `vs` (nearly
-/// always), so that only the `;` after the URI are looked at.
+/// [`has_tag`] for the To value `p[vs..ve]`: by two masks (from the
+/// kernels `k`, inlined into the caller's build) of the 32 or 64 bytes at
+/// `vs` when the value is shorter than that and the payload has them
+/// (nearly always), so that only the `;` after the URI are looked at, and
+/// only when there is one.
 #[inline(always)]
 fn to_has_tag<K: LineKernels>(k: K, p: &[u8], vs: usize, ve: usize) -> bool {
     let v = p.get(vs..ve).unwrap_or_default();
-    match p.get(vs..).and_then(|r| r.first_chunk::<64>()) {
-        Some(w) if v.len() < 64 => {
-            let (gt, semi) = k.eq_mask64x2(w, b'>', b';');
-            tag_in_masks(v, gt, semi)
+    let r = p.get(vs..).unwrap_or_default();
+    let (gt, semi) = match (r.first_chunk::<32>(), r.first_chunk::<64>()) {
+        (Some(w), _) if v.len() < 32 => {
+            let (gt, semi) = k.eq_mask32x2(w, b'>', b';');
+            (u64::from(gt), u64::from(semi))
         }
-        _ => has_tag(v),
-    }
+        (_, Some(w)) if v.len() < 64 => k.eq_mask64x2(w, b'>', b';'),
+        _ => return has_tag(v),
+    };
+    // No `;` in the value (a To without parameters): no tag.
+    let keep = (1u64 << v.len()) - 1;
+    semi & keep != 0 && tag_in_masks(v, gt, semi)
 }
 
 /// [`to_has_tag`] from the masks of `>` and `;` over the 64 bytes at the
@@ -1333,8 +1339,9 @@ hello";
             b"<sip:a-much-longer-user-name-that-goes-on@a.very.long.domain.example>;tag=abc",
         ];
         for v in values {
-            // Alone, and with room for the 64-byte window after it.
-            for pad in [0, 80] {
+            // Alone, and with room for the 32- or the 64-byte window after
+            // it (or for neither).
+            for pad in [0, 10, 40, 80] {
                 let mut p = b"To: ".to_vec();
                 p.extend_from_slice(v);
                 p.extend(std::iter::repeat_n(b';', pad));
