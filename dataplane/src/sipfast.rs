@@ -507,15 +507,18 @@ fn trimmed(p: &[u8], start: u16, colon: u16, end: u16) -> Line {
     // the CR decide, each by one compare (a byte above the space is no
     // whitespace; anything else, the CR of an empty value included, takes
     // the loop).
-    let lead = match p.get(colon + 1..).and_then(|r| r.first_chunk::<2>()) {
-        Some(&[b' ', c]) if c > b' ' => 1,
-        Some(&[c, _]) if c > b' ' => 0,
-        _ => usize::MAX,
+    // (`colon + 3` does not wrap: `colon` came from a u16; each `get` is
+    // one compare.)
+    let fast = match (p.get(colon + 1..colon + 3), p.get(end.wrapping_sub(3))) {
+        (Some(&[a, b]), Some(&z)) => {
+            let first = if a == b' ' { b } else { a };
+            (first > b' ' && z > b' ').then_some(usize::from(a == b' '))
+        }
+        _ => None,
     };
-    let (value, value_end) = if lead <= 1 && p.get(end.wrapping_sub(3)).is_some_and(|&c| c > b' ') {
-        (colon + 1 + lead, end - 2)
-    } else {
-        trim_loop(p, colon, end)
+    let (value, value_end) = match fast {
+        Some(lead) => (colon + 1 + lead, end - 2),
+        None => trim_loop(p, colon, end),
     };
     Line {
         start,
