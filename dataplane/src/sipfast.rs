@@ -381,19 +381,22 @@ fn has_tag(v: &[u8]) -> bool {
 /// only when there is one.
 #[inline(always)]
 fn to_has_tag<K: LineKernels>(k: K, p: &[u8], vs: usize, ve: usize) -> bool {
-    let v = p.get(vs..ve).unwrap_or_default();
+    let value = || p.get(vs..ve).unwrap_or_default();
+    // The value's length (when `ve < vs`, huge: then the value is empty,
+    // and taken so below).
+    let n = ve.wrapping_sub(vs);
     let r = p.get(vs..).unwrap_or_default();
     let (gt, semi) = match (r.first_chunk::<32>(), r.first_chunk::<64>()) {
-        (Some(w), _) if v.len() < 32 => {
+        (Some(w), _) if n < 32 => {
             let (gt, semi) = k.eq_mask32x2(w, b'>', b';');
             (u64::from(gt), u64::from(semi))
         }
-        (_, Some(w)) if v.len() < 64 => k.eq_mask64x2(w, b'>', b';'),
-        _ => return has_tag(v),
+        (_, Some(w)) if n < 64 => k.eq_mask64x2(w, b'>', b';'),
+        _ => return has_tag(value()),
     };
     // No `;` in the value (a To without parameters): no tag.
-    let keep = (1u64 << v.len()) - 1;
-    semi & keep != 0 && tag_in_masks(v, gt, semi)
+    let keep = (1u64 << n) - 1;
+    semi & keep != 0 && tag_in_masks(value(), gt, semi)
 }
 
 /// [`to_has_tag`] from the masks of `>` and `;` over the 64 bytes at the
