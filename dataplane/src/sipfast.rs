@@ -551,8 +551,9 @@ trait Notes {
     /// A header line `[start, end)` of kind `kind` (a `hdr` index) with its
     /// colon at `colon`.
     fn note(&mut self, start: usize, colon: usize, end: usize, kind: u8) -> Result<(), DropReason>;
-    /// The line noted last goes on to `end` (a folded continuation line).
-    fn extend(&mut self, end: usize);
+    /// The line noted last, which ends at `from`, goes on to `end` (a
+    /// folded continuation line from `from`).
+    fn extend(&mut self, from: usize, end: usize);
 }
 
 /// Room for every `hdr` kind a name table can hold (a kind is taken modulo
@@ -564,33 +565,41 @@ const KINDS: usize = 16;
 /// and `2 * kind + 1`, one array per field so that each is one store).
 struct ByKind {
     count: [u8; KINDS],
+    /// Per kind, 1 once a line of it was noted (so that the next line goes
+    /// to its second slot): read and set without the count, whose
+    /// increment is then one instruction.
+    seen: [u8; KINDS],
     start: [u16; 2 * KINDS],
     colon: [u16; 2 * KINDS],
     end: [u16; 2 * KINDS],
-    /// Where the line noted last is.
-    last: usize,
 }
 
 impl Notes for ByKind {
     #[inline(always)]
     fn note(&mut self, start: usize, colon: usize, end: usize, kind: u8) -> Result<(), DropReason> {
         let k = usize::from(kind) % KINDS;
-        let c = self.count[k];
-        let i = 2 * k + usize::from(c != 0);
+        let i = 2 * k + usize::from(self.seen[k] & 1);
         // Offsets fit: a payload is shorter than 64 KiB.
         self.start[i] = start as u16;
         self.colon[i] = colon as u16;
         self.end[i] = end as u16;
-        self.last = i;
         // At most MAX_HEADER_LINES (128) lines reach pass 2; the count is
         // checked before it.
-        self.count[k] = c.wrapping_add(1);
+        self.count[k] = self.count[k].wrapping_add(1);
+        self.seen[k] = 1;
         Ok(())
     }
 
-    #[inline(always)]
-    fn extend(&mut self, end: usize) {
-        self.end[self.last % (2 * KINDS)] = end as u16;
+    /// The line noted last is the one slot that ends at `from` (each line
+    /// is in one slot at most, lines end at distinct offsets, an empty slot
+    /// ends at 0 and `from` is past the start line): found by its end, so
+    /// that `note` need not keep where it put each line. Folded lines are
+    /// rare.
+    #[cold]
+    fn extend(&mut self, from: usize, end: usize) {
+        for e in self.end.iter_mut().filter(|e| usize::from(**e) == from) {
+            *e = end as u16;
+        }
     }
 }
 
@@ -673,7 +682,7 @@ impl Notes for InOrder {
         Ok(())
     }
 
-    fn extend(&mut self, end: usize) {
+    fn extend(&mut self, _from: usize, end: usize) {
         if let Some(a) = self.last_kept.then(|| self.n.checked_sub(1)).flatten() {
             self.acted[a].end = end as u16;
         }
@@ -753,10 +762,10 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     s.reset(first + 1);
     let mut by_kind = ByKind {
         count: [0; KINDS],
+        seen: [0; KINDS],
         start: [0; 2 * KINDS],
         colon: [0; 2 * KINDS],
         end: [0; 2 * KINDS],
-        last: 0,
     };
     lines(k, p, s, first + 1, &mut by_kind)?;
     if by_kind.fits() {
@@ -912,7 +921,7 @@ fn other_line<K: LineKernels, N: Notes>(
     }
     if is_ws(w[0]) && *lines > 0 {
         // Folded into the header line before.
-        notes.extend(nl + 1);
+        notes.extend(pos, nl + 1);
         return Ok(Some(nl + 1));
     }
     *lines += 1;
