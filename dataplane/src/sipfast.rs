@@ -1537,6 +1537,11 @@ Contact: <sip:+15551234567@[2001:db8::1]:5060;transport=udp>;+sip.instance=\"<ur
 expires=600000;reg-id=1\r\nP-Preferred-Identity: <sip:+15551234567@ims.mnc001.mcc001.3gppnetwork.org>\r\n\
 To: <sip:x>\r\nl: 0\r\n\r\n"
                 .to_vec(),
+            // Folded lines: several on one header, on one not acted on,
+            // on the first and the second line of a kind.
+            b"INVITE sip:b@x SIP/2.0\r\nVia: a,\r\n b,\r\n\tc\r\nX-Other: 1\r\n 2\r\nv: d\r\n e\r\n\
+P-Asserted-Identity: <sip:a@b>,\r\n <tel:+1>\r\nTo: <sip:b>\r\n ;tag=2\r\nl: 0\r\n\r\n"
+                .to_vec(),
             // Names of 31, 32 and 33 letters (a run of 32 reaches the
             // colon test at offset 32).
             b"OPTIONS sip:x SIP/2.0\r\nX-Header-Name-Of-Exactly-Thirty:1\r\nX-Header-Name-Of-Exactly-Thirtyt: 2\r\n\
