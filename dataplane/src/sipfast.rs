@@ -512,10 +512,14 @@ fn trimmed(p: &[u8], start: u16, colon: u16, end: u16) -> Line {
     // the loop).
     // (`colon + 3` does not wrap: `colon` came from a u16; each `get` is
     // one compare.)
-    let fast = match (p.get(colon + 1..colon + 3), p.get(end.wrapping_sub(3))) {
-        (Some(&[a, b]), Some(&z)) => {
-            let first = if a == b' ' { b } else { a };
-            (first > b' ' && z > b' ').then_some(usize::from(a == b' '))
+    let fast = match (
+        p.get(colon + 1..colon + 3).and_then(|r| r.first_chunk::<2>()),
+        p.get(end.wrapping_sub(3)),
+    ) {
+        (Some(ab), Some(&z)) => {
+            // The value's first byte: after one space, if there is one.
+            let lead = usize::from(ab[0] == b' ');
+            (ab[lead] > b' ' && z > b' ').then_some(lead)
         }
         _ => None,
     };
