@@ -184,6 +184,14 @@ impl Avx2 {
     pub fn get() -> Option<Avx2> {
         has_v3().then_some(Avx2(()))
     }
+
+    /// [`Avx2::get`] once the CPU has been checked; `None` before (so no
+    /// call to the check in the caller: a hot caller falls back on `get`
+    /// out of line).
+    #[inline(always)]
+    pub fn get_checked() -> Option<Avx2> {
+        (HAS_V3.load(core::sync::atomic::Ordering::Relaxed) == 2).then_some(Avx2(()))
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -723,21 +723,29 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
 /// x86-64-v3 with AVX2 kernels ([`crate::simd::in_v3`], [`crate::simd::Avx2`]).
 pub fn scan_into(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
     #[cfg(target_arch = "x86_64")]
+    if let Some(k) = crate::simd::Avx2::get_checked() {
+        return crate::simd::in_v3(
+            k,
+            #[inline(always)]
+            move || scan_body(k, p, s),
+        );
+    }
+    scan_other(p, s)
+}
+
+/// [`scan_into`] before the CPU was checked, and with the baseline kernels
+/// where it has no AVX2. Out of line: inlined, the baseline build's frame
+/// and saved registers (and the check's) were paid by every call.
+#[inline(never)]
+fn scan_other(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
+    #[cfg(target_arch = "x86_64")]
     if let Some(k) = crate::simd::Avx2::get() {
         return crate::simd::in_v3(
             k,
             #[inline(always)]
-            || scan_body(k, p, s),
+            move || scan_body(k, p, s),
         );
     }
-    scan_base(p, s)
-}
-
-/// [`scan_body`] with the baseline kernels, out of line: inlined into
-/// [`scan_into`], its frame and saved registers were paid by every call,
-/// the AVX2 ones too.
-#[inline(never)]
-fn scan_base(p: &[u8], s: &mut Scan) -> Result<(), DropReason> {
     scan_body(crate::simd::Base, p, s)
 }
 
