@@ -765,7 +765,8 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     } else {
         next_lf(k, p, 64).ok_or(DropReason::SipMalformed)?
     };
-    if first == 0 || p[first - 1] != b'\r' {
+    // (`first == 0` wraps to an offset past the end.)
+    if p.get(first.wrapping_sub(1)) != Some(&b'\r') {
         return Err(DropReason::SipMalformed);
     }
     if !parse_start_sp(p, first - 1, sp, &mut s.start) {
