@@ -912,6 +912,10 @@ fn line<K: LineKernels, N: Notes>(
         notes.note(pos, pos + run, end, kind)?;
         return Ok(Some(end));
     }
+    // The empty line that ends the headers (as `other_line` finds it).
+    if w[..2] == *b"\r\n" {
+        return Ok(None);
+    }
     other_line(k, p, w, pos, run, lines, notes)
 }
 
