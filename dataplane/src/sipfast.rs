@@ -353,11 +353,12 @@ fn parse_uint(v: &[u8]) -> Option<usize> {
     }
     let mut n = 0usize;
     for &c in v {
-        let d = c.wrapping_sub(b'0');
+        // (In a full register: no narrowing and widening per digit.)
+        let d = usize::from(c).wrapping_sub(usize::from(b'0'));
         if d > 9 {
             return None;
         }
-        n = n * 10 + usize::from(d);
+        n = n * 10 + d;
     }
     Some(n)
 }
@@ -641,7 +642,10 @@ impl ByKind {
             s.to(to_has_tag(k, p, l.value, l.value_end))?;
         }
         for i in 0..n(hdr::CONTENT_LENGTH).min(2) {
-            s.set_cl(at(hdr::CONTENT_LENGTH, i).value(p))?;
+            let l = at(hdr::CONTENT_LENGTH, i);
+            // (A range out of `p` is no number, as the empty value is not:
+            // no empty slice made for it.)
+            s.set_cl_to(p.get(l.value..l.value_end).and_then(parse_uint))?;
         }
         s.cseq = (n(hdr::CSEQ) == 1).then(|| at(hdr::CSEQ, 0));
         s.max_forwards = (n(hdr::MAX_FORWARDS) == 1).then(|| at(hdr::MAX_FORWARDS, 0));
@@ -1118,7 +1122,13 @@ impl Scan {
 
     #[inline]
     fn set_cl(&mut self, v: &[u8]) -> Result<(), DropReason> {
-        let n = parse_uint(v).ok_or(DropReason::SipMalformed)?;
+        self.set_cl_to(parse_uint(v))
+    }
+
+    /// A Content-Length line of value `n` (`None`: not a number).
+    #[inline(always)]
+    fn set_cl_to(&mut self, n: Option<usize>) -> Result<(), DropReason> {
+        let n = n.ok_or(DropReason::SipMalformed)?;
         match self.content_length {
             Some(old) if old != n => Err(DropReason::SipMalformed),
             _ => {
