@@ -634,7 +634,8 @@ impl ByKind {
             s.top_via = Some(at(hdr::VIA, 0));
             s.via_lines = n(hdr::VIA);
         }
-        if n(hdr::TO) > 1 || n(hdr::CSEQ) > 1 || n(hdr::MAX_FORWARDS) > 1 {
+        // (Any count over 1 has a bit above the lowest.)
+        if (n(hdr::TO) | n(hdr::CSEQ) | n(hdr::MAX_FORWARDS)) > 1 {
             return Err(DropReason::SipMalformed);
         }
         if n(hdr::TO) == 1 {
