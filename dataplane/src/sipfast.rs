@@ -386,13 +386,15 @@ fn to_has_tag<K: LineKernels>(k: K, p: &[u8], vs: usize, ve: usize) -> bool {
     // The value's length (when `ve < vs`, huge: then the value is empty,
     // and taken so below).
     let n = ve.wrapping_sub(vs);
-    let r = p.get(vs..).unwrap_or_default();
-    let (gt, semi) = match (r.first_chunk::<32>(), r.first_chunk::<64>()) {
-        (Some(w), _) if n < 32 => {
+    // (Each window by one compare of its end.)
+    let w32 = || p.get(vs..vs.wrapping_add(32)).and_then(|r| r.first_chunk::<32>());
+    let w64 = || p.get(vs..vs.wrapping_add(64)).and_then(|r| r.first_chunk::<64>());
+    let (gt, semi) = match (n < 32, n < 64) {
+        (true, _) if let Some(w) = w32() => {
             let (gt, semi) = k.eq_mask32x2(w, b'>', b';');
             (u64::from(gt), u64::from(semi))
         }
-        (_, Some(w)) if n < 64 => k.eq_mask64x2(w, b'>', b';'),
+        (_, true) if let Some(w) = w64() => k.eq_mask64x2(w, b'>', b';'),
         _ => return has_tag(value()),
     };
     // No `;` in the value (a To without parameters): no tag.
