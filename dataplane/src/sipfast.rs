@@ -779,7 +779,7 @@ fn scan_body<K: LineKernels>(k: K, p: &[u8], s: &mut Scan) -> Result<(), DropRea
     if !parse_start_sp(p, first - 1, sp, &mut s.start) {
         return Err(DropReason::SipMalformed);
     }
-    s.reset(first + 1);
+    s.reset_for_by_kind(first + 1);
     let mut by_kind = ByKind {
         count: [0; KINDS],
         seen: [0; KINDS],
@@ -1070,6 +1070,20 @@ impl Scan {
         self.routes.clear();
         self.max_forwards = None;
         self.cseq = None;
+        self.to_tag = false;
+        self.to_seen = false;
+        self.content_length = None;
+    }
+
+    /// [`Scan::reset`] less what [`ByKind::apply`] and the end of the scan
+    /// always write (the ends of the headers and of the message, CSeq,
+    /// Max-Forwards, and the lists' lengths: a list's `more` is read only
+    /// past two lines, and `rescan` resets it).
+    #[inline(always)]
+    fn reset_for_by_kind(&mut self, headers_start: usize) {
+        self.headers_start = headers_start;
+        self.top_via = None;
+        self.via_lines = 0;
         self.to_tag = false;
         self.to_seen = false;
         self.content_length = None;
@@ -1591,6 +1605,8 @@ X-Header-Name-Of-Exactly-Thirtytw:3\r\nX-Header-Name-Of-Exactly-Thirtyt : 4\r\nT
             0..bases.len(),
             proptest::collection::vec((any::<prop::sample::Index>(), 0..alphabet.len(), 0u8..3), 0..6),
         );
+        let kept = std::cell::RefCell::new(Scan::EMPTY);
+        let kept_base = std::cell::RefCell::new(Scan::EMPTY);
         runner
             .run(&strat, |(b, edits)| {
                 let mut m = bases[b].clone();
@@ -1610,11 +1626,31 @@ X-Header-Name-Of-Exactly-Thirtytw:3\r\nX-Header-Name-Of-Exactly-Thirtyt : 4\r\nT
                 // AVX2 one on CPUs that have it).
                 let mut b = Scan::EMPTY;
                 let base = scan_body(crate::simd::Base, &m, &mut b).map(|_| b);
+                // And into a `Scan` reused from case to case, as a worker
+                // reuses its own (what an earlier message left must not
+                // show), in both builds.
+                let reused = {
+                    let mut r = kept.borrow_mut();
+                    scan_into(&m, &mut r).map(|_| r.clone())
+                };
+                let reused_base = {
+                    let mut r = kept_base.borrow_mut();
+                    scan_body(crate::simd::Base, &m, &mut r).map(|_| r.clone())
+                };
                 prop_assert_eq!(new.is_ok(), old.is_ok(), "{}", String::from_utf8_lossy(&m));
                 prop_assert_eq!(base.is_ok(), old.is_ok(), "{}", String::from_utf8_lossy(&m));
-                if let (Ok(n), Ok(o), Ok(b)) = (new, old, base) {
+                prop_assert_eq!(reused.is_ok(), old.is_ok(), "{}", String::from_utf8_lossy(&m));
+                prop_assert_eq!(
+                    reused_base.is_ok(),
+                    old.is_ok(),
+                    "{}",
+                    String::from_utf8_lossy(&m)
+                );
+                if let (Ok(n), Ok(o), Ok(b), Ok(r), Ok(rb)) = (new, old, base, reused, reused_base) {
                     prop_assert_eq!(format!("{n:?}"), format!("{o:?}"));
                     prop_assert_eq!(format!("{b:?}"), format!("{o:?}"));
+                    prop_assert_eq!(format!("{r:?}"), format!("{o:?}"));
+                    prop_assert_eq!(format!("{rb:?}"), format!("{o:?}"));
                 }
                 Ok(())
             })
