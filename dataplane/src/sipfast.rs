@@ -389,13 +389,13 @@ fn to_has_tag<K: LineKernels>(k: K, p: &[u8], vs: usize, ve: usize) -> bool {
     // (Each window by one compare of its end.)
     let w32 = || p.get(vs..vs.wrapping_add(32)).and_then(|r| r.first_chunk::<32>());
     let w64 = || p.get(vs..vs.wrapping_add(64)).and_then(|r| r.first_chunk::<64>());
-    let (gt, semi) = match (n < 32, n < 64) {
-        (true, _) if let Some(w) = w32() => {
-            let (gt, semi) = k.eq_mask32x2(w, b'>', b';');
-            (u64::from(gt), u64::from(semi))
-        }
-        (_, true) if let Some(w) = w64() => k.eq_mask64x2(w, b'>', b';'),
-        _ => return has_tag(value()),
+    let (gt, semi) = if let Some(w) = w32().filter(|_| n < 32) {
+        let (gt, semi) = k.eq_mask32x2(w, b'>', b';');
+        (u64::from(gt), u64::from(semi))
+    } else if let Some(w) = w64().filter(|_| n < 64) {
+        k.eq_mask64x2(w, b'>', b';')
+    } else {
+        return has_tag(value());
     };
     // No `;` in the value (a To without parameters): no tag.
     let keep = (1u64 << n) - 1;
