@@ -677,34 +677,59 @@ impl Iterator for Finder<'_> {
 #[inline]
 pub fn sum16_ne(bytes: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if bytes.len() >= SUM_AVX2_MIN {
-        match HAS_AVX2.load(core::sync::atomic::Ordering::Relaxed) {
-            // SAFETY: `HAS_AVX2` is 2 only when the CPU has AVX2.
-            2 => return unsafe { sum16_ne_avx2(bytes) },
-            0 => return sum16_ne_detect(bytes),
-            // SAFETY: SSE2 is part of the x86_64 baseline.
-            _ if bytes.len() >= SUM_SSE2_MIN => return unsafe { sum16_ne_sse2(bytes) },
-            _ => {}
+    {
+        // SAFETY: `SUM16_NE` only ever holds a `Sum16` (see its stores), and
+        // each one it holds is sound to call on this CPU: the first-call
+        // detector, the baseline dispatch, or the AVX2 kernel once AVX2 was
+        // detected.
+        unsafe {
+            let f =
+                core::mem::transmute::<*mut (), Sum16>(SUM16_NE.load(core::sync::atomic::Ordering::Relaxed));
+            f(bytes)
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
     sum16_ne_portable(bytes)
 }
 
-/// Whether the CPU has AVX2: 0 not known yet, 1 no, 2 yes. Our own copy of
-/// what `is_x86_feature_detected!` caches, so that the hot path is one load
-/// and a compare with no call that could need registers saved around it.
+/// A [`sum16_ne`] implementation: unsafe because the AVX2 kernel is.
 #[cfg(target_arch = "x86_64")]
-static HAS_AVX2: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+type Sum16 = unsafe fn(&[u8]) -> u64;
 
-/// The first long [`sum16_ne`]: detect AVX2, remember it, and sum. Racing
-/// first calls store the same value.
+/// What [`sum16_ne`] calls: `sum16_ne_detect` until the first call has
+/// looked at the CPU, then `sum16_ne_avx2` (which takes every length and
+/// hands the ones outside its range on) or `sum16_ne_baseline`. One load and
+/// an indirect call on the hot path, where a feature flag took a call, two
+/// compares and a jump on to the kernel.
+#[cfg(target_arch = "x86_64")]
+static SUM16_NE: core::sync::atomic::AtomicPtr<()> =
+    core::sync::atomic::AtomicPtr::new(sum16_ne_detect as Sum16 as *mut ());
+
+/// The first [`sum16_ne`]: detect AVX2, remember the implementation, and
+/// sum. Racing first calls store the same value.
 #[cfg(target_arch = "x86_64")]
 #[cold]
 #[inline(never)]
 fn sum16_ne_detect(bytes: &[u8]) -> u64 {
-    let has = 1 + u8::from(std::is_x86_feature_detected!("avx2"));
-    HAS_AVX2.store(has, core::sync::atomic::Ordering::Relaxed);
+    let f: Sum16 = if std::is_x86_feature_detected!("avx2") {
+        sum16_ne_avx2
+    } else {
+        sum16_ne_baseline
+    };
+    SUM16_NE.store(f as *mut (), core::sync::atomic::Ordering::Relaxed);
     sum16_ne(bytes)
+}
+
+/// [`sum16_ne`] on CPUs without AVX2: the SSE2 kernel from
+/// `SUM_SSE2_MIN` bytes on, the portable loop below.
+#[cfg(target_arch = "x86_64")]
+fn sum16_ne_baseline(bytes: &[u8]) -> u64 {
+    if bytes.len() >= SUM_SSE2_MIN {
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        unsafe { sum16_ne_sse2(bytes) }
+    } else {
+        sum16_ne_portable(bytes)
+    }
 }
 
 /// Shortest input [`sum16_ne`] gives the AVX2 kernel. Below it the portable
@@ -868,8 +893,9 @@ const SUM_AVX2_ONE_RUN: usize = 65_536;
 /// written out for inputs of at most `SUM_AVX2_ONE_RUN` bytes (every packet):
 /// one run of lanes, four vectors a loop step into two accumulators, the
 /// zero to three whole vectors left over, then the masked tail, which is
-/// summed first. Inputs shorter than 32 bytes go to the SSE2 kernel, longer
-/// ones to [`sum16_ne_avx2_long`].
+/// summed first. It takes every length: shorter than `SUM_AVX2_MIN` bytes
+/// goes to the portable loop, longer than `SUM_AVX2_ONE_RUN` to
+/// [`sum16_ne_avx2_long`] (both through `sum16_ne_avx2_outside`).
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -882,13 +908,18 @@ unsafe fn sum16_ne_avx2(bytes: &[u8]) -> u64 {
         _mm_add_epi32, _mm_cvtsi128_si32, _mm_hadd_epi32,
     };
     const W: usize = 32;
-    if bytes.len() < W {
-        return sum16_ne_sse2(bytes);
+    if !(SUM_AVX2_MIN..=SUM_AVX2_ONE_RUN).contains(&bytes.len()) {
+        return sum16_ne_avx2_outside(bytes);
     }
-    if bytes.len() > SUM_AVX2_ONE_RUN {
-        return sum16_ne_avx2_long(bytes);
-    }
-    let (len, last) = split_odd(bytes);
+    // `split_odd`, with the last byte read unchecked: the compiler does not
+    // carry the range test above over to `bytes.last()`.
+    let odd = bytes.len() & 1;
+    // SAFETY: `bytes.len() >= SUM_AVX2_MIN > 0`.
+    let last = u64::from(u16::from_ne_bytes([
+        unsafe { *bytes.get_unchecked(bytes.len() - 1) },
+        0,
+    ]));
+    let (len, last) = (bytes.len() - odd, last * odd as u64);
     let flip = _mm256_set1_epi16(i16::MIN);
     let ones = _mm256_set1_epi16(1);
     let word_pairs = |v: __m256i| _mm256_madd_epi16(_mm256_xor_si256(v, flip), ones);
@@ -937,6 +968,24 @@ unsafe fn sum16_ne_avx2(bytes: &[u8]) -> u64 {
     // Every vector summed, the tail included, added 0x8000 less per word:
     // 16 words a vector.
     (total + ((n as i64 + 1) << 19)) as u64 + last
+}
+
+/// [`sum16_ne_avx2`] for inputs outside its range: shorter than
+/// `SUM_AVX2_MIN` to the portable loop, longer than `SUM_AVX2_ONE_RUN` to
+/// [`sum16_ne_avx2_long`].
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[cold]
+#[inline(never)]
+unsafe fn sum16_ne_avx2_outside(bytes: &[u8]) -> u64 {
+    if bytes.len() < SUM_AVX2_MIN {
+        sum16_ne_portable(bytes)
+    } else {
+        sum16_ne_avx2_long(bytes)
+    }
 }
 
 /// [`sum16_ne_avx2`] for inputs longer than `SUM_AVX2_ONE_RUN`: the
@@ -1293,7 +1342,8 @@ mod tests {
     }
 
     /// Every implementation of the sum over `v`, named: the dispatcher, the
-    /// portable loop, the SSE2 kernel and (where the CPU has it) AVX2.
+    /// portable loop, the SSE2 kernel, the dispatch without AVX2 and (where
+    /// the CPU has it) AVX2.
     fn all_sums(v: &[u8]) -> Vec<(&'static str, u64)> {
         #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut out = vec![("sum16_ne", sum16_ne(v)), ("portable", sum16_ne_portable(v))];
@@ -1301,6 +1351,7 @@ mod tests {
         {
             // SAFETY: SSE2 is part of the x86_64 baseline.
             out.push(("sse2", unsafe { sum16_ne_sse2(v) }));
+            out.push(("baseline", sum16_ne_baseline(v)));
             if std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2 (checked just above).
                 out.push(("avx2", unsafe { sum16_ne_avx2(v) }));
@@ -1320,7 +1371,13 @@ mod tests {
         let want = word_sum(v);
         for (name, got) in all_sums(v) {
             assert_eq!(fold(got), fold(want), "{name}: {what}");
-            if v.len() >= 16 && (name == "sse2" || name.starts_with("avx2")) {
+            let exact = match name {
+                "sse2" | "avx2 long" => v.len() >= 16,
+                // Below `SUM_AVX2_MIN` the AVX2 entry hands on to the portable loop.
+                "avx2" => v.len() >= 64,
+                _ => false,
+            };
+            if exact {
                 assert_eq!(got, want, "{name} (exact): {what}");
             }
         }
