@@ -904,7 +904,7 @@ const SUM_AVX2_ONE_RUN: usize = 65_536;
 unsafe fn sum16_ne_avx2(bytes: &[u8]) -> u64 {
     use core::arch::x86_64::{
         __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_castsi256_si128, _mm256_extracti128_si256,
-        _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_xor_si256,
+        _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_xor_si256,
         _mm_add_epi32, _mm_cvtsi128_si32, _mm_hadd_epi32,
     };
     const W: usize = 32;
@@ -933,7 +933,10 @@ unsafe fn sum16_ne_avx2(bytes: &[u8]) -> u64 {
         _mm256_and_si256(v, m)
     };
     let mut a0 = word_pairs(tail);
-    let mut a1 = _mm256_setzero_si256();
+    // The second accumulator starts at the tail vector's correction (16
+    // words of 0x8000, as 0x10000 in each of 8 lanes): one constant load in
+    // place of a zeroing and a scalar add.
+    let mut a1 = _mm256_set1_epi32(0x10000);
     // The whole vectors, at least one: first by fours, then the rest.
     let n = len / W;
     let mut v = p as *const __m256i;
@@ -964,10 +967,12 @@ unsafe fn sum16_ne_avx2(bytes: &[u8]) -> u64 {
     let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
     let s = _mm_hadd_epi32(s, s);
     let s = _mm_hadd_epi32(s, s);
-    let total = i64::from(_mm_cvtsi128_si32(s));
-    // Every vector summed, the tail included, added 0x8000 less per word:
-    // 16 words a vector.
-    (total + ((n as i64 + 1) << 19)) as u64 + last
+    // Every vector summed added 0x8000 less per word, 16 words a vector; the
+    // tail's is in `a1` already. The exact sum of at most `SUM_AVX2_ONE_RUN`
+    // bytes is below 2^31, so 32-bit wrapping arithmetic gives it exactly
+    // (no sign extension of the lane sum).
+    let total = _mm_cvtsi128_si32(s) as u32;
+    u64::from(total.wrapping_add((n as u32) << 19)) + last
 }
 
 /// [`sum16_ne_avx2`] for inputs outside its range: shorter than
