@@ -47,7 +47,7 @@ fn match_ppi<'a>(ppi: &[u8], id: &'a Identity) -> Option<&'a Impu> {
     // The usual value is one registered IMPU in angle brackets, byte for
     // byte: found without parsing (`Impu::bracketed` is a single name-addr,
     // what the parse below would find first).
-    if let Some(i) = id.impus.iter().find(|i| i.bracketed() == Some(ppi)) {
+    if let Some(i) = id.impus.iter().find(|i| i.is_bracketed(ppi)) {
         return Some(i);
     }
     match_ppi_parsed(ppi, id)

@@ -36,8 +36,10 @@ const PAI_PREFIX: &str = "P-Asserted-Identity: ";
 pub struct Impu {
     uri: Box<str>,
     pai_line: Box<[u8]>,
-    /// No angle bracket in the URI: `<uri>` is then one name-addr.
-    plain: bool,
+    /// The length of `<uri>` when the URI holds no angle bracket (`<uri>` is
+    /// then one name-addr), `usize::MAX` otherwise. When not `usize::MAX`,
+    /// `pai_line` is `PAI_PREFIX`, these many bytes, then CRLF.
+    bracketed_len: usize,
 }
 
 impl Impu {
@@ -47,7 +49,11 @@ impl Impu {
         let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
         let pai_line = format!("{PAI_PREFIX}<{uri}>\r\n").into_bytes().into_boxed_slice();
         Impu {
-            plain: !uri.contains(['<', '>']),
+            bracketed_len: if uri.contains(['<', '>']) {
+                usize::MAX
+            } else {
+                pai_line.len() - PAI_PREFIX.len() - 2
+            },
             uri: uri.into(),
             pai_line,
         }
@@ -58,8 +64,25 @@ impl Impu {
     /// P-Preferred-Identity value without parsing it.
     #[inline]
     pub fn bracketed(&self) -> Option<&[u8]> {
-        let end = self.pai_line.len().checked_sub(2)?;
-        self.pai_line.get(PAI_PREFIX.len()..end).filter(|_| self.plain)
+        if self.bracketed_len == usize::MAX {
+            return None;
+        }
+        self.pai_line
+            .get(PAI_PREFIX.len()..PAI_PREFIX.len() + self.bracketed_len)
+    }
+
+    /// Whether `v` is [`Impu::bracketed`], byte for byte: a length compare
+    /// rejects most other identities before any byte is read.
+    #[inline]
+    pub fn is_bracketed(&self, v: &[u8]) -> bool {
+        if v.len() != self.bracketed_len {
+            return false;
+        }
+        // Bounds-checked, but only on a length match (one IMPU per request).
+        self.pai_line
+            .get(PAI_PREFIX.len()..)
+            .and_then(|r| r.get(..v.len()))
+            == Some(v)
     }
 
     /// The URI.
@@ -186,5 +209,34 @@ mod tests {
         );
         assert_eq!(Impu::new(" <tel:+1> ").bracketed(), Some(&b"<tel:+1>"[..]));
         assert_eq!(Impu::new("sip:a>@b").bracketed(), None);
+    }
+
+    #[test]
+    fn is_bracketed_agrees_with_bracketed() {
+        let values: [&[u8]; 9] = [
+            b"",
+            b"<",
+            b"<>",
+            b"<tel:+1>",
+            b"<tel:+2>",
+            b"<sip:a@b;user=ip>",
+            b"sip:a@b;user=ip",
+            b"<sip:a>@b>",
+            b"<sip:a@b;user=ip> ",
+        ];
+        for u in [
+            "tel:+1",
+            " <tel:+1> ",
+            "sip:a@b;user=ip",
+            "sip:a>@b",
+            "<sip:a>@b>",
+            "",
+            "<>",
+        ] {
+            let i = Impu::new(u);
+            for v in values {
+                assert_eq!(i.is_bracketed(v), i.bracketed() == Some(v), "{u:?} {v:?}");
+            }
+        }
     }
 }
