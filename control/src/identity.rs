@@ -131,13 +131,16 @@ pub fn assert_identity_values_with<'a, 'v>(
 #[inline(never)]
 fn match_ppis<'a, 'v>(
     first: &'v [u8],
-    rest: impl Iterator<Item = &'v [u8]>,
+    mut rest: impl Iterator<Item = &'v [u8]>,
     id: &'a Identity,
     random: impl FnOnce() -> u32,
 ) -> Option<&'a Impu> {
-    core::iter::once(first)
-        .chain(rest)
-        .find_map(|p| match_ppi(p, id))
+    // The first value alone before the rest is touched: the usual request
+    // has one P-Preferred-Identity.
+    if let Some(i) = match_ppi(first, id) {
+        return Some(i);
+    }
+    rest.find_map(|p| match_ppi(p, id))
         .or_else(|| default_impu(id, random))
 }
 
