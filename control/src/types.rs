@@ -36,9 +36,10 @@ const PAI_PREFIX: &str = "P-Asserted-Identity: ";
 pub struct Impu {
     uri: Box<str>,
     pai_line: Box<[u8]>,
-    /// `<uri>` when the URI holds no angle bracket (`<uri>` is then one
-    /// name-addr), empty otherwise (`<uri>` is never empty).
-    bracketed: Box<[u8]>,
+    /// The length of `<uri>` when the URI holds no angle bracket (`<uri>` is
+    /// then one name-addr), `usize::MAX` otherwise. When not `usize::MAX`,
+    /// `pai_line` is `PAI_PREFIX`, these many bytes, then CRLF.
+    bracketed_len: usize,
 }
 
 impl Impu {
@@ -47,15 +48,14 @@ impl Impu {
     pub fn new(uri: &str) -> Self {
         let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
         let pai_line = format!("{PAI_PREFIX}<{uri}>\r\n").into_bytes().into_boxed_slice();
-        let bracketed = if uri.contains(['<', '>']) {
-            Box::default()
-        } else {
-            format!("<{uri}>").into_bytes().into_boxed_slice()
-        };
         Impu {
+            bracketed_len: if uri.contains(['<', '>']) {
+                usize::MAX
+            } else {
+                pai_line.len() - PAI_PREFIX.len() - 2
+            },
             uri: uri.into(),
             pai_line,
-            bracketed,
         }
     }
 
@@ -64,15 +64,25 @@ impl Impu {
     /// P-Preferred-Identity value without parsing it.
     #[inline]
     pub fn bracketed(&self) -> Option<&[u8]> {
-        Some(&*self.bracketed).filter(|b| !b.is_empty())
+        if self.bracketed_len == usize::MAX {
+            return None;
+        }
+        self.pai_line
+            .get(PAI_PREFIX.len()..PAI_PREFIX.len() + self.bracketed_len)
     }
 
     /// Whether `v` is [`Impu::bracketed`], byte for byte: a length compare
     /// rejects most other identities before any byte is read.
     #[inline]
     pub fn is_bracketed(&self, v: &[u8]) -> bool {
-        // An empty `bracketed` stands for none: it must not match an empty `v`.
-        v.len() == self.bracketed.len() && !v.is_empty() && *self.bracketed == *v
+        if v.len() != self.bracketed_len {
+            return false;
+        }
+        // Bounds-checked, but only on a length match (one IMPU per request).
+        self.pai_line
+            .get(PAI_PREFIX.len()..)
+            .and_then(|r| r.get(..v.len()))
+            == Some(v)
     }
 
     /// The URI.
