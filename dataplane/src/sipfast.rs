@@ -641,8 +641,12 @@ impl ByKind {
             return Err(DropReason::SipMalformed);
         }
         if n(hdr::TO) == 1 {
-            let l = at(hdr::TO, 0);
-            s.to(to_has_tag(k, p, l.value, l.value_end))?;
+            // The value untrimmed (from the colon to the CR): whitespace
+            // around it holds no `>` or `;`, and each parameter is trimmed
+            // before it is looked at, so the answer is the trimmed value's.
+            let j = 2 * usize::from(hdr::TO);
+            let (colon, end) = (usize::from(self.colon[j]), usize::from(self.end[j]));
+            s.to(to_has_tag(k, p, colon + 1, end.wrapping_sub(2)))?;
         }
         for i in 0..n(hdr::CONTENT_LENGTH).min(2) {
             let l = at(hdr::CONTENT_LENGTH, i);
@@ -1399,12 +1403,18 @@ hello";
         ];
         for v in values {
             // Alone, and with room for the 32- or the 64-byte window after
-            // it (or for neither).
-            for pad in [0, 10, 40, 80] {
-                let mut p = b"To: ".to_vec();
+            // it (or for neither); and untrimmed, with the whitespace around
+            // it (as pass 2 passes the To value: from the colon to the CR).
+            for (pad, (lead, trail)) in [0, 10, 40, 80]
+                .into_iter()
+                .flat_map(|pad| [("", ""), (" ", ""), ("\t  ", " \t")].map(|ws| (pad, ws)))
+            {
+                let mut p = b"To:".to_vec();
+                p.extend_from_slice(lead.as_bytes());
                 p.extend_from_slice(v);
+                p.extend_from_slice(trail.as_bytes());
+                let (vs, ve) = (3, p.len());
                 p.extend(std::iter::repeat_n(b';', pad));
-                let (vs, ve) = (4, 4 + v.len());
                 let want = has_tag(v);
                 let v = String::from_utf8_lossy(v);
                 assert_eq!(to_has_tag(crate::simd::Base, &p, vs, ve), want, "{v}");
