@@ -538,6 +538,29 @@ fn trimmed(p: &[u8], start: u16, colon: u16, end: u16) -> Line {
     }
 }
 
+/// The number a Content-Length line (noted as [`trimmed`] takes it) holds:
+/// `parse_uint` of its trimmed value. Nearly always the value is one space
+/// (or none) and digits up to the CR: then those digits are the trimmed
+/// value, parsed without trimming first; anything else is trimmed first.
+#[inline(always)]
+fn cl_value(p: &[u8], colon: u16, end: u16) -> Option<usize> {
+    let (colon, end) = (usize::from(colon), usize::from(end));
+    // (A range out of `p`, as the empty value, is no number either way.)
+    let vs = colon + 1 + usize::from(p.get(colon + 1) == Some(&b' '));
+    match p.get(vs..end.wrapping_sub(2)).and_then(parse_uint) {
+        Some(n) => Some(n),
+        None => cl_value_trimmed(p, colon, end),
+    }
+}
+
+/// [`cl_value`] by [`trim_loop`] first.
+#[cold]
+#[inline(never)]
+fn cl_value_trimmed(p: &[u8], colon: usize, end: usize) -> Option<usize> {
+    let (vs, ve) = trim_loop(p, colon, end);
+    p.get(vs..ve).and_then(parse_uint)
+}
+
 /// The value of the line whose colon is at `colon` and which ends at
 /// `end`, trimmed byte by byte: the form [`trimmed`]'s fast test is pinned
 /// to, and what it falls back on.
@@ -649,10 +672,8 @@ impl ByKind {
             s.to(to_has_tag(k, p, colon + 1, end.wrapping_sub(2)))?;
         }
         for i in 0..n(hdr::CONTENT_LENGTH).min(2) {
-            let l = at(hdr::CONTENT_LENGTH, i);
-            // (A range out of `p` is no number, as the empty value is not:
-            // no empty slice made for it.)
-            s.set_cl_to(p.get(l.value..l.value_end).and_then(parse_uint))?;
+            let j = (2 * usize::from(hdr::CONTENT_LENGTH) + i) % (2 * KINDS);
+            s.set_cl_to(cl_value(p, self.colon[j], self.end[j]))?;
         }
         s.cseq = (n(hdr::CSEQ) == 1).then(|| at(hdr::CSEQ, 0));
         s.max_forwards = (n(hdr::MAX_FORWARDS) == 1).then(|| at(hdr::MAX_FORWARDS, 0));
@@ -1539,6 +1560,41 @@ hello";
                     assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&p));
                 }
             }
+        }
+    }
+
+    /// A Content-Length value parsed without a trim first is the number
+    /// its trimmed value is, for every short value over digits, whitespace
+    /// and other bytes, and for long runs of digits.
+    #[test]
+    fn content_length_matches_the_trimmed_parse() {
+        let alphabet: &[u8] = b" \t09x";
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        for len in 0..=6u32 {
+            for mut code in 0..alphabet.len().pow(len) {
+                let mut v = Vec::new();
+                for _ in 0..len {
+                    v.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                values.push(v);
+            }
+        }
+        for n in 8..=11 {
+            for lead in ["", " ", "  "] {
+                values.push(format!("{lead}{}", "7".repeat(n)).into_bytes());
+            }
+        }
+        for v in values {
+            let mut p = b"l:".to_vec();
+            let colon = p.len() - 1;
+            p.extend_from_slice(&v);
+            p.extend_from_slice(b"\r\n");
+            let end = p.len();
+            let (vs, ve) = trim_loop(&p, colon, end);
+            let want = parse_uint(&p[vs..ve]);
+            let got = cl_value(&p, colon as u16, end as u16);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&p));
         }
     }
 
