@@ -600,6 +600,7 @@ struct ByKind {
     /// increment is then one instruction.
     seen: [u8; KINDS],
     start: [u16; 2 * KINDS],
+    /// The colon's offset from the line's start (see `colon_at`).
     colon: [u16; 2 * KINDS],
     end: [u16; 2 * KINDS],
 }
@@ -611,7 +612,7 @@ impl Notes for ByKind {
         let i = 2 * k + usize::from(self.seen[k] & 1);
         // Offsets fit: a payload is shorter than 64 KiB.
         self.start[i] = start as u16;
-        self.colon[i] = colon as u16;
+        self.colon[i] = (colon - start) as u16;
         self.end[i] = end as u16;
         // At most MAX_HEADER_LINES (128) lines reach pass 2; the count is
         // checked before it.
@@ -642,11 +643,19 @@ impl ByKind {
             .all(|&k| self.count[usize::from(k)] <= 2)
     }
 
+    /// The colon of the line in slot `j` (kept as its offset from the
+    /// line's start: in the common case the name's length, which pass 1
+    /// has in hand).
+    #[inline(always)]
+    fn colon_at(&self, j: usize) -> u16 {
+        self.start[j].wrapping_add(self.colon[j])
+    }
+
     /// Line `i` (0 or 1) noted of kind `k`.
     #[inline(always)]
     fn line(&self, p: &[u8], k: u8, i: usize) -> Line {
         let j = (2 * usize::from(k) + (i & 1)) % (2 * KINDS);
-        trimmed(p, self.start[j], self.colon[j], self.end[j])
+        trimmed(p, self.start[j], self.colon_at(j), self.end[j])
     }
 
     /// Pass 2: record what was noted, kind by kind (lines of one kind in
@@ -668,12 +677,12 @@ impl ByKind {
             // around it holds no `>` or `;`, and each parameter is trimmed
             // before it is looked at, so the answer is the trimmed value's.
             let j = 2 * usize::from(hdr::TO);
-            let (colon, end) = (usize::from(self.colon[j]), usize::from(self.end[j]));
+            let (colon, end) = (usize::from(self.colon_at(j)), usize::from(self.end[j]));
             s.to(to_has_tag(k, p, colon + 1, end.wrapping_sub(2)))?;
         }
         for i in 0..n(hdr::CONTENT_LENGTH).min(2) {
             let j = (2 * usize::from(hdr::CONTENT_LENGTH) + i) % (2 * KINDS);
-            s.set_cl_to(cl_value(p, self.colon[j], self.end[j]))?;
+            s.set_cl_to(cl_value(p, self.colon_at(j), self.end[j]))?;
         }
         s.cseq = (n(hdr::CSEQ) == 1).then(|| at(hdr::CSEQ, 0));
         s.max_forwards = (n(hdr::MAX_FORWARDS) == 1).then(|| at(hdr::MAX_FORWARDS, 0));
