@@ -212,7 +212,10 @@ pub struct Scan {
     pub routes: Lines,
     /// The Max-Forwards line.
     pub max_forwards: Option<Line>,
-    /// The CSeq line (at most one).
+    /// The CSeq line of a response (at most one). `None` for a request:
+    /// the fast path reads the CSeq method only in responses (to tell a
+    /// REGISTER's), so a request's CSeq line is not trimmed; a request
+    /// with more than one is still a drop.
     pub cseq: Option<Line>,
     /// Whether the To header carries a tag (in-dialog request).
     pub to_tag: bool,
@@ -684,7 +687,8 @@ impl ByKind {
             let j = (2 * usize::from(hdr::CONTENT_LENGTH) + i) % (2 * KINDS);
             s.set_cl_to(cl_value(p, self.colon_at(j), self.end[j]))?;
         }
-        s.cseq = (n(hdr::CSEQ) == 1).then(|| at(hdr::CSEQ, 0));
+        // (Only for a response: see `Scan::cseq`.)
+        s.cseq = (n(hdr::CSEQ) == 1 && !s.is_request()).then(|| at(hdr::CSEQ, 0));
         s.max_forwards = (n(hdr::MAX_FORWARDS) == 1).then(|| at(hdr::MAX_FORWARDS, 0));
         // At most two lines of these kinds (see `fits`): the last is the
         // second.
@@ -1149,6 +1153,10 @@ impl Scan {
                 _ => self.routes.push(line),
             }
         }
+        if self.is_request() {
+            // Checked above, kept only for a response (see `Scan::cseq`).
+            self.cseq = None;
+        }
         Ok(())
     }
 
@@ -1572,6 +1580,29 @@ hello";
         }
     }
 
+    /// The CSeq line is kept for a response only; a request's is checked
+    /// (two are a drop) but not kept, in both passes 2.
+    #[test]
+    fn cseq_kept_for_responses_only() {
+        let resp = b"SIP/2.0 200 OK\r\nv: x\r\nCSeq:  7 REGISTER \r\nl: 0\r\n\r\n";
+        let s = scan(resp).unwrap();
+        assert_eq!(s.cseq.map(|l| l.value(resp)), Some(&b"7 REGISTER"[..]));
+        let req = b"OPTIONS sip:x SIP/2.0\r\nv: x\r\nCSeq: 7 OPTIONS\r\nl: 0\r\n\r\n";
+        assert_eq!(scan(req).unwrap().cseq, None);
+        let two = b"OPTIONS sip:x SIP/2.0\r\nCSeq: 7 OPTIONS\r\nCSeq: 8 OPTIONS\r\nl: 0\r\n\r\n";
+        assert!(scan(two).is_err());
+        // Three Route lines: the in-order pass 2.
+        let routes = "Route: <sip:r>\r\n".repeat(3);
+        let req = format!("OPTIONS sip:x SIP/2.0\r\n{routes}CSeq: 7 OPTIONS\r\nl: 0\r\n\r\n");
+        assert_eq!(scan(req.as_bytes()).unwrap().cseq, None);
+        let two =
+            format!("OPTIONS sip:x SIP/2.0\r\n{routes}CSeq: 7 OPTIONS\r\nCSeq: 8 OPTIONS\r\nl: 0\r\n\r\n");
+        assert!(scan(two.as_bytes()).is_err());
+        let resp = format!("SIP/2.0 200 OK\r\n{routes}CSeq: 7 REGISTER\r\nl: 0\r\n\r\n");
+        let s = scan(resp.as_bytes()).unwrap();
+        assert_eq!(s.cseq.map(|l| l.value(resp.as_bytes())), Some(&b"7 REGISTER"[..]));
+    }
+
     /// A Content-Length value parsed without a trim first is the number
     /// its trimmed value is, for every short value over digits, whitespace
     /// and other bytes, and for long runs of digits.
@@ -1642,7 +1673,7 @@ hello";
         use proptest::test_runner::{Config, TestRunner};
         let bases: Vec<Vec<u8>> = vec![
             MESSAGE.to_vec(),
-            b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP a;branch=z9hG4bKx,\r\n SIP/2.0/UDP b\r\nt: <sip:b@x>;tag=9\r\nl: 0\r\n\r\n"
+            b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP a;branch=z9hG4bKx,\r\n SIP/2.0/UDP b\r\nt: <sip:b@x>;tag=9\r\nCSeq: 2 REGISTER\r\nl: 0\r\n\r\n"
                 .to_vec(),
             b"INVITE sip:b@x SIP/2.0\r\nRoute: <sip:p;lr>, <sip:q;lr>\r\nroute: <sip:r>\r\nROUTE: <sip:s>\r\n\
 Via : SIP/2.0/UDP a\r\nVIA:x\r\nX-Long-Header-Name-Over-16: 1\r\nCall.ID: 2\r\nMax-Forwards:\t 7 \r\n\

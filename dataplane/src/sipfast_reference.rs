@@ -178,6 +178,10 @@ pub fn scan(p: &[u8]) -> Result<Scan, DropReason> {
         }
         pos = end;
     }
+    if s.is_request() {
+        // The CSeq line is kept only for a response (see `Scan::cseq`).
+        s.cseq = None;
+    }
     let body_have = p.len() - s.body_start;
     s.msg_len = match s.content_length {
         Some(cl) if cl > body_have => return Err(DropReason::SipMalformed),
