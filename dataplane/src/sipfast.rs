@@ -868,16 +868,15 @@ fn lines<K: LineKernels, N: Notes>(
     mut pos: usize,
     notes: &mut N,
 ) -> Result<(), DropReason> {
-    let mut lines = 0usize;
     if let Some(windows) = crate::simd::Windows64::new(p) {
         while let Some(w) = windows.at(pos) {
-            match line(k, p, w, pos, &mut lines, notes)? {
+            match line(k, p, w, pos, s.headers_start, notes)? {
                 Some(next) => pos = next,
-                None => return end_of_headers(s, pos, lines),
+                None => return end_of_headers(p, s, pos),
             }
         }
     }
-    lines_near_end(k, p, s, pos, lines, notes)
+    lines_near_end(k, p, s, pos, notes)
 }
 
 /// [`lines`] for the lines that start less than 64 bytes before the end of
@@ -892,7 +891,6 @@ fn lines_near_end<K: LineKernels, N: Notes>(
     p: &[u8],
     s: &mut Scan,
     mut pos: usize,
-    mut lines: usize,
     notes: &mut N,
 ) -> Result<(), DropReason> {
     let mut tail = [0u8; 128];
@@ -912,17 +910,31 @@ fn lines_near_end<K: LineKernels, N: Notes>(
         let w = tail
             .get(pos.wrapping_sub(base)..)
             .and_then(|r| r.first_chunk::<64>());
-        match line(k, p, w.ok_or(DropReason::SipMalformed)?, pos, &mut lines, notes)? {
+        match line(
+            k,
+            p,
+            w.ok_or(DropReason::SipMalformed)?,
+            pos,
+            s.headers_start,
+            notes,
+        )? {
             Some(next) => pos = next,
-            None => return end_of_headers(s, pos, lines),
+            None => return end_of_headers(p, s, pos),
         }
     }
 }
 
-/// The empty line at `pos` ends the `lines` header lines.
+/// The empty line at `pos` ends the header lines (from
+/// `s.headers_start`), which pass 1 found valid; a drop when they are more
+/// than [`MAX_HEADER_LINES`]. Pass 1 does not count them: a header line
+/// is at least four bytes (`a:` and its CRLF), so a header section of
+/// `4 * MAX_HEADER_LINES` bytes or fewer (nearly every one) has no more,
+/// and only a longer one is counted ([`count_header_lines`]).
 #[inline(always)]
-fn end_of_headers(s: &mut Scan, pos: usize, lines: usize) -> Result<(), DropReason> {
-    if lines > MAX_HEADER_LINES {
+fn end_of_headers(p: &[u8], s: &mut Scan, pos: usize) -> Result<(), DropReason> {
+    if pos - s.headers_start > 4 * MAX_HEADER_LINES
+        && count_header_lines(p, s.headers_start, pos) > MAX_HEADER_LINES
+    {
         return Err(DropReason::SipMalformed);
     }
     s.headers_end = pos;
@@ -930,19 +942,34 @@ fn end_of_headers(s: &mut Scan, pos: usize, lines: usize) -> Result<(), DropReas
     Ok(())
 }
 
+/// The header lines (not their continuation lines) of the valid header
+/// section `p[from..to]`: the lines that start there (at `from` or after
+/// an LF) with no whitespace.
+#[cold]
+#[inline(never)]
+fn count_header_lines(p: &[u8], from: usize, to: usize) -> usize {
+    let starts = p.get(from..to).unwrap_or_default();
+    let first = usize::from(starts.first().is_some_and(|&c| !is_ws(c)));
+    first
+        + starts
+            .windows(2)
+            .filter(|w| w[0] == b'\n' && !is_ws(w[1]))
+            .count()
+}
+
 /// One line of pass 1: the line at `p[pos..]`, whose first 64 bytes are
 /// `w` (zeros past the end of `p`), checked and noted. Where the next line
 /// starts, or `None` when this is the empty line that ends the headers.
-/// `lines` counts the header lines (not their continuation lines); the
-/// caller checks it against [`MAX_HEADER_LINES`] at the end (every line is
-/// at least one byte, so the count is bounded by the payload).
+/// `headers_start` is where the first header line starts (a continuation
+/// line there is no continuation); the header lines are counted at the
+/// end ([`end_of_headers`]).
 #[inline(always)]
 fn line<K: LineKernels, N: Notes>(
     k: K,
     p: &[u8],
     w: &[u8; 64],
     pos: usize,
-    lines: &mut usize,
+    headers_start: usize,
     notes: &mut N,
 ) -> Result<Option<usize>, DropReason> {
     // The name: a run of letters and dashes that ends at the colon is the
@@ -953,7 +980,6 @@ fn line<K: LineKernels, N: Notes>(
     // too, as the slow path would have it: no name of `NAMES` is that long).
     if run != 0 && w[run] == b':' {
         let end = named_line_end(k, p, w, pos)?;
-        *lines += 1;
         notes.note(pos, pos + run, end, kind)?;
         return Ok(Some(end));
     }
@@ -961,7 +987,7 @@ fn line<K: LineKernels, N: Notes>(
     if w[..2] == *b"\r\n" {
         return Ok(None);
     }
-    other_line(k, p, w, pos, run, lines, notes)
+    other_line(k, p, w, pos, run, headers_start, notes)
 }
 
 /// [`line`] for every other line: the empty line, a continuation line, a
@@ -974,19 +1000,19 @@ fn other_line<K: LineKernels, N: Notes>(
     w: &[u8; 64],
     pos: usize,
     run: usize,
-    lines: &mut usize,
+    headers_start: usize,
     notes: &mut N,
 ) -> Result<Option<usize>, DropReason> {
     let nl = line_end(k, p, w, pos)?;
     if nl == pos + 1 {
         return Ok(None);
     }
-    if is_ws(w[0]) && *lines > 0 {
+    // (After the first header line: a continuation line.)
+    if is_ws(w[0]) && pos > headers_start {
         // Folded into the header line before.
         notes.extend(pos, nl + 1);
         return Ok(Some(nl + 1));
     }
-    *lines += 1;
     let (n, colon) = header_name_slow(p, pos, nl, run).ok_or(DropReason::SipMalformed)?;
     // Whitespace may come before the colon, so the name kernel's kind does
     // not serve here.
@@ -1409,6 +1435,41 @@ hello";
         }
         m.extend_from_slice(b"\r\n");
         assert_eq!(scan(&m).err(), Some(DropReason::SipMalformed));
+        // At the limit and past it, with header sections short enough to
+        // need no count (four bytes a line) and longer ones (counted),
+        // with continuation lines (not counted), in both passes 2 (three
+        // Route lines take the in-order one).
+        for (line, fold) in [
+            ("a:\r\n", ""),
+            ("X-Long: yyyyyyyy\r\n", ""),
+            ("a:\r\n", " z\r\n\t\r\n"),
+        ] {
+            for routes in [0, 3] {
+                for n in [MAX_HEADER_LINES - 4, MAX_HEADER_LINES - 3] {
+                    let mut m = b"OPTIONS sip:x SIP/2.0\r\n".to_vec();
+                    for _ in 0..routes {
+                        m.extend_from_slice(b"Route: <sip:r>\r\n");
+                    }
+                    for _ in 0..n - routes {
+                        m.extend_from_slice(line.as_bytes());
+                        m.extend_from_slice(fold.as_bytes());
+                    }
+                    m.extend_from_slice(b"To: <sip:x>\r\nv: x\r\nl: 0\r\n\r\n");
+                    let lines = n + 3;
+                    let got = scan(&m).map(|_| ());
+                    let want = reference::scan(&m).map(|_| ());
+                    assert_eq!(got, want, "{lines} lines of {line:?}{fold:?}, {routes} routes");
+                    assert_eq!(
+                        got.is_ok(),
+                        lines <= MAX_HEADER_LINES,
+                        "{lines} lines of {line:?}{fold:?}"
+                    );
+                    let start = m.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+                    let end = m.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 2;
+                    assert_eq!(count_header_lines(&m, start, end), lines);
+                }
+            }
+        }
     }
 
     #[test]
