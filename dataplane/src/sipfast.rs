@@ -1612,33 +1612,42 @@ hello";
     /// at the start of the payload and after other bytes.
     #[test]
     fn value_trim_matches_the_loop() {
-        let alphabet: &[u8] = b" \t\ra\x01\x80!";
-        for len in 0..=5u32 {
+        for v in strings_over(b" \t\ra\x01\x80!", 5) {
+            for prefix in [&b""[..], b"Via: x\r\n"] {
+                let mut p = prefix.to_vec();
+                p.extend_from_slice(b"Xy:");
+                let colon = p.len() - 1;
+                p.extend_from_slice(&v);
+                p.extend_from_slice(b"\r\n");
+                let (start, end) = (prefix.len(), p.len());
+                let (value, value_end) = trim_loop(&p, colon, end);
+                let want = Line {
+                    start,
+                    value,
+                    value_end,
+                    end,
+                };
+                let got = trimmed(&p, start as u16, colon as u16, end as u16);
+                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&p));
+            }
+        }
+    }
+
+    /// Every string over `alphabet` of up to `max_len` bytes, shortest
+    /// first.
+    fn strings_over(alphabet: &[u8], max_len: u32) -> Vec<Vec<u8>> {
+        let mut all = Vec::new();
+        for len in 0..=max_len {
             for mut code in 0..alphabet.len().pow(len) {
                 let mut v = Vec::new();
                 for _ in 0..len {
                     v.push(alphabet[code % alphabet.len()]);
                     code /= alphabet.len();
                 }
-                for prefix in [&b""[..], b"Via: x\r\n"] {
-                    let mut p = prefix.to_vec();
-                    p.extend_from_slice(b"Xy:");
-                    let colon = p.len() - 1;
-                    p.extend_from_slice(&v);
-                    p.extend_from_slice(b"\r\n");
-                    let (start, end) = (prefix.len(), p.len());
-                    let (value, value_end) = trim_loop(&p, colon, end);
-                    let want = Line {
-                        start,
-                        value,
-                        value_end,
-                        end,
-                    };
-                    let got = trimmed(&p, start as u16, colon as u16, end as u16);
-                    assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&p));
-                }
+                all.push(v);
             }
         }
+        all
     }
 
     /// The CSeq line is kept for a response only; a request's is checked
@@ -1669,18 +1678,7 @@ hello";
     /// and other bytes, and for long runs of digits.
     #[test]
     fn content_length_matches_the_trimmed_parse() {
-        let alphabet: &[u8] = b" \t09x";
-        let mut values: Vec<Vec<u8>> = Vec::new();
-        for len in 0..=6u32 {
-            for mut code in 0..alphabet.len().pow(len) {
-                let mut v = Vec::new();
-                for _ in 0..len {
-                    v.push(alphabet[code % alphabet.len()]);
-                    code /= alphabet.len();
-                }
-                values.push(v);
-            }
-        }
+        let mut values = strings_over(b" \t09x", 6);
         for n in 8..=11 {
             for lead in ["", " ", "  "] {
                 values.push(format!("{lead}{}", "7".repeat(n)).into_bytes());
