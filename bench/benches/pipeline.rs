@@ -18,6 +18,12 @@ fn bench(c: &mut Criterion) {
     // table entries and frames in cache; 65 536 senders over 1 M bindings
     // do not (26 MB of frames, one cold table entry per packet), closer to
     // a loaded P-CSCF.
+    // The code on 2 MiB pages, as `pcscf-dp run` has it (BENCHMARKS.md:
+    // on 4 KiB pages the time depends on where the page cache put them).
+    eprintln!(
+        "{}",
+        dataplane::hugetext::describe(&dataplane::hugetext::remap_once())
+    );
     let cases: Vec<(usize, usize)> = match std::env::var("PIPELINE_UES").ok().and_then(|v| v.parse().ok()) {
         Some(n) => vec![(n, 256)],
         None => vec![(1_000, 256), (1_000_000, 256), (1_000_000, 65_536)],

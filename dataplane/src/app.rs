@@ -80,6 +80,11 @@ pub struct Report {
     pub control_sa_sets_exhausted: u64,
     /// Control thread: first-use reports of new SA sets.
     pub control_sets_first_used: u64,
+    /// Bytes of the code the kernel backs with huge pages
+    /// ([`crate::hugetext`]; 0 when it stayed on 4 KiB pages).
+    pub code_huge_page_bytes: u64,
+    /// What happened to the code's pages, in words.
+    pub code_pages: String,
     /// The registrar's counters (empty without `[registrar]`).
     pub registrar: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -89,7 +94,7 @@ impl Report {
     pub fn human(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "ran {:.2} s", self.seconds);
+        let _ = writeln!(s, "ran {:.2} s; {}", self.seconds, self.code_pages);
         for w in &self.workers {
             let core = w
                 .core
@@ -159,6 +164,7 @@ pub struct Running {
     worker_counters: Vec<Arc<crossbeam_utils::CachePadded<WorkerCounters>>>,
     control_counters: Arc<crossbeam_utils::CachePadded<WorkerCounters>>,
     started: StdInstant,
+    huge_text: Option<Result<crate::hugetext::HugeText, crate::hugetext::HugeTextError>>,
 }
 
 /// Options that are not part of the file configuration.
@@ -193,6 +199,10 @@ pub fn start<Q: PortQueue>(
     opts: &RunOptions,
 ) -> Result<Running, String> {
     crate::profile::validate_config_cores(cfg).map_err(|e| e.to_string())?;
+    // Before any of our threads start: the code the workers loop over moves
+    // onto 2 MiB pages (a no-op with a reason when the binary or the
+    // kernel does not allow it).
+    let huge_text = cfg.huge_text.then(crate::hugetext::remap_once);
     if access.worker_queues.len() < cfg.workers || core.worker_queues.len() < cfg.workers {
         return Err(format!(
             "{} workers but the ports have {} and {} queues",
@@ -304,6 +314,7 @@ pub fn start<Q: PortQueue>(
         worker_counters,
         control_counters,
         started: epoch,
+        huge_text,
     })
 }
 
@@ -322,8 +333,21 @@ impl Running {
         t
     }
 
+    /// What happened to the code's pages at start-up, in words.
+    pub fn code_pages(&self) -> String {
+        match &self.huge_text {
+            Some(r) => crate::hugetext::describe(r),
+            None => "code on 4 KiB pages (huge_text = false)".into(),
+        }
+    }
+
     /// Stop, join every thread and report.
     pub fn finish(self) -> Report {
+        let code_pages = self.code_pages();
+        let code_huge_page_bytes = match &self.huge_text {
+            Some(Ok(h)) => h.huge_bytes as u64,
+            _ => 0,
+        };
         self.stop.store(true, Ordering::Relaxed);
         self.control.thread().unpark();
         let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
@@ -363,6 +387,8 @@ impl Running {
             control_forbidden: cstats.forbidden,
             control_registers_forwarded: cstats.registers_forwarded,
             control_register_responses: cstats.register_responses,
+            code_huge_page_bytes,
+            code_pages,
             control_tx: cc.tx,
             control_ue_unprotected: cstats.ue_unprotected,
             control_ue_protected: cstats.ue_protected,

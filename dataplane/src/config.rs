@@ -173,6 +173,8 @@ struct RawDataplane {
     verify_udp_checksum: bool,
     #[serde(default)]
     stats_interval_s: u64,
+    #[serde(default = "yes")]
+    huge_text: bool,
 }
 
 impl Default for RawDataplane {
@@ -185,6 +187,7 @@ impl Default for RawDataplane {
             table_capacity: default_cap(),
             verify_udp_checksum: true,
             stats_interval_s: 0,
+            huge_text: true,
         }
     }
 }
@@ -376,6 +379,8 @@ pub struct Config {
     pub verify_udp_checksum: bool,
     /// Print counters every this many seconds (0: only at exit).
     pub stats_interval_s: u64,
+    /// Move the code onto 2 MiB pages at start-up ([`crate::hugetext`]).
+    pub huge_text: bool,
     /// UE-facing side.
     pub access: SideConfig,
     /// Core-facing side.
@@ -615,6 +620,7 @@ impl Config {
             table_capacity: d.table_capacity,
             verify_udp_checksum: d.verify_udp_checksum,
             stats_interval_s: d.stats_interval_s,
+            huge_text: d.huge_text,
             access,
             core,
             next_hop: nh,
@@ -938,6 +944,19 @@ impus = ["sip:alice@ims.example", "tel:+15550101"]
         assert_eq!(c.access.sip_port, 5060);
         assert_eq!(c.annex_n.len(), 1);
         assert_eq!(c.annex_n[0].identity.impus[1].uri(), "tel:+15550101");
+        assert!(c.huge_text, "huge_text defaults to on");
+        let off = Config::from_toml(
+            "g.toml",
+            &GOOD.replace("workers = 2", "workers = 2\nhuge_text = false"),
+        )
+        .unwrap();
+        assert!(!off.huge_text);
+        let e = Config::from_toml(
+            "g.toml",
+            &GOOD.replace("workers = 2", "workers = 2\nhuge_text = 1"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("huge_text"), "{e}");
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub fn config(o: &DemoOptions) -> Config {
         table_capacity: o.ues.max(16) * 2,
         verify_udp_checksum: true,
         stats_interval_s: 0,
+        huge_text: true,
         access: side(Ipv4Addr::new(10, 64, 0, 1), ACCESS_MAC, UE_GW_MAC),
         core: side(Ipv4Addr::new(10, 65, 0, 1), CORE_MAC, CORE_GW_MAC),
         next_hop: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 65, 0, 2)), 5060),

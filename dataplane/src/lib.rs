@@ -9,8 +9,8 @@
 //! Depends on `control` for protocol logic; `control` never depends on this
 //! crate. `unsafe` is denied everywhere except the modules that must use it
 //! (the lock-free table's reclamation, the raw-socket port, the clearing of
-//! key schedules in `esp::crypto::Wiped`, the SSE2 kernels in [`simd`], and
-//! the DPDK binding), each of which
+//! key schedules in `esp::crypto::Wiped`, the SSE2 kernels in [`simd`], moving the code onto
+//! huge pages in [`hugetext`], and the DPDK binding), each of which
 //! justifies every block with a `SAFETY:` comment.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,6 +23,7 @@ pub mod demo;
 #[cfg(feature = "dpdk")]
 pub mod dpdk_run;
 pub mod esp;
+pub mod hugetext;
 pub mod pcapfile;
 pub mod pipeline;
 pub mod port;

@@ -255,7 +255,11 @@ fn serve_with<Q: dataplane::port::PortQueue>(
     let s2 = stop.clone();
     ctrlc::set_handler(move || s2.store(true, Ordering::Relaxed))
         .map_err(|e| format!("signal handler: {e}"))?;
-    eprintln!("pcscf-dp: running with {} worker(s); Ctrl-C stops", cfg.workers);
+    eprintln!(
+        "pcscf-dp: running with {} worker(s); {}; Ctrl-C stops",
+        cfg.workers,
+        running.code_pages()
+    );
     let start = Instant::now();
     let mut last_stats = Instant::now();
     while !stop.load(Ordering::Relaxed) {
