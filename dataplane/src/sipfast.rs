@@ -868,7 +868,34 @@ fn lines<K: LineKernels, N: Notes>(
     mut pos: usize,
     notes: &mut N,
 ) -> Result<(), DropReason> {
+    // Each line ends at the next LF. The LFs come from one mask per 64-byte
+    // block (blocks from `pos` on, each a whole window), taken in order by
+    // clearing the lowest bit: where a line ends no longer waits on a load
+    // at the line's start, so the lines' name checks overlap. Lines whose
+    // LF is not in a whole block are left to [`lines_near_end`].
     if let Some(windows) = crate::simd::Windows64::new(p) {
+        'blocks: {
+            let mut base = pos;
+            let Some(b) = windows.at(base) else { break 'blocks };
+            let mut lfs = k.lf_mask(b);
+            loop {
+                while lfs == 0 {
+                    base += 64;
+                    match windows.at(base) {
+                        Some(b) => lfs = k.lf_mask(b),
+                        None => break 'blocks,
+                    }
+                }
+                let nl = base + lfs.trailing_zeros() as usize;
+                lfs &= lfs - 1;
+                let Some(w) = windows.at(pos) else { break 'blocks };
+                match line_to(k, p, w, pos, nl, s.headers_start, notes)? {
+                    Some(next) => pos = next,
+                    None => return end_of_headers(p, s, pos),
+                }
+            }
+        }
+        // The lines past the last whole block: each from its own window.
         while let Some(w) = windows.at(pos) {
             match line(k, p, w, pos, s.headers_start, notes)? {
                 Some(next) => pos = next,
@@ -877,6 +904,35 @@ fn lines<K: LineKernels, N: Notes>(
         }
     }
     lines_near_end(k, p, s, pos, notes)
+}
+
+/// [`line`] with the line's LF already found (`nl`, the first LF at or
+/// after `pos`): the same checks, the same notes, the same drops.
+#[inline(always)]
+fn line_to<K: LineKernels, N: Notes>(
+    k: K,
+    p: &[u8],
+    w: &[u8; 64],
+    pos: usize,
+    nl: usize,
+    headers_start: usize,
+    notes: &mut N,
+) -> Result<Option<usize>, DropReason> {
+    // Every line ends in CRLF. (`nl == pos`, a bare LF, fails here too:
+    // `pos` is just past an LF, so `p[nl - 1]` is that LF.)
+    if p.get(nl.wrapping_sub(1)) != Some(&b'\r') {
+        return Err(DropReason::SipMalformed);
+    }
+    let (run, kind) = k.header_name(w.first_chunk().unwrap_or(&[0; 32]), &NAMES);
+    if run != 0 && w[run] == b':' {
+        notes.note(pos, pos + run, nl + 1, kind)?;
+        return Ok(Some(nl + 1));
+    }
+    // The empty line that ends the headers.
+    if nl == pos + 1 {
+        return Ok(None);
+    }
+    other_line_to(p, w, pos, nl, run, headers_start, notes)
 }
 
 /// [`lines`] for the lines that start less than 64 bytes before the end of
@@ -1007,6 +1063,21 @@ fn other_line<K: LineKernels, N: Notes>(
     if nl == pos + 1 {
         return Ok(None);
     }
+    other_line_to(p, w, pos, nl, run, headers_start, notes)
+}
+
+/// [`other_line`] past its empty-line check, with the line's LF at `nl`
+/// (preceded by CR, more than one byte after `pos`).
+#[inline(always)]
+fn other_line_to<N: Notes>(
+    p: &[u8],
+    w: &[u8; 64],
+    pos: usize,
+    nl: usize,
+    run: usize,
+    headers_start: usize,
+    notes: &mut N,
+) -> Result<Option<usize>, DropReason> {
     // (After the first header line: a continuation line.)
     if is_ws(w[0]) && pos > headers_start {
         // Folded into the header line before.
