@@ -520,6 +520,25 @@ fn branch_line_v4(ctx: &Context, side: Side, a: SocketAddrV4, nonce: u32) -> [u8
     crate::simd::hex16_crlf(&(fields | u128::from(mac) << 8).to_be_bytes())
 }
 
+/// The branch line (token and CRLF) [`forward_request`] would build for a
+/// request whose scan is `scan` toward `back`, built ahead of it: `None`
+/// for an IPv6 `back`, whose line it writes itself.
+#[inline(always)]
+fn early_branch_line(
+    ctx: &Context,
+    payload: &[u8],
+    scan: &sipfast::Scan,
+    back: BranchTarget,
+) -> Option<[u8; 32]> {
+    match back.addr {
+        SocketAddr::V4(a) => {
+            let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
+            Some(branch_line_v4(ctx, back.side, a, nonce_of(ctx.nonce_seed, v)))
+        }
+        SocketAddr::V6(_) => None,
+    }
+}
+
 /// Write the branch token for `t` and the CRLF ending our Via line into
 /// `out`, which must be exactly that long (the token's length plus 2);
 /// false if it is not. Out of line: the IPv4 form is built in
@@ -853,6 +872,16 @@ fn classify<B: Buf>(
             },
         ) => Ok(Verdict::Exception(ExceptionKind::Register)),
         (Side::Access, StartLine::Request { .. }) => {
+            let target = BranchTarget {
+                side: Side::Access,
+                addr: src,
+            };
+            // Our branch token before anything else: its MAC is one AES
+            // block, a long chain of dependent instructions that runs here
+            // alongside the sender's lookup, the identity assertion and the
+            // edits instead of after them (about 10 ns a request on the
+            // bench machine: BENCHMARKS.md).
+            let line = early_branch_line(ctx, payload, scan, target);
             let identity = match via_sa {
                 Some(e) => e.identity.as_deref().ok_or(DropReason::TemporarySaNotRegister)?,
                 None => match tables.sender(g, src.ip(), src.port(), Transport::Udp) {
@@ -871,15 +900,11 @@ fn classify<B: Buf>(
                 }
             }
             let asserted = !pai.is_empty();
-            let target = BranchTarget {
-                side: Side::Access,
-                addr: src,
-            };
             let dst = ctx.next_hop;
             // Our access-side Record-Route entry names the port the request
             // arrived at (the protected server port over IPsec).
             let rr = creates_dialog(scan).then_some(p.dst_port);
-            forward_request(buf, p, scan, ctx, None, Side::Core, target, dst, pai, rr)?;
+            forward_request(buf, p, scan, ctx, None, Side::Core, target, line, dst, pai, rr)?;
             if asserted {
                 st.counters.asserted += 1;
             }
@@ -912,6 +937,7 @@ fn classify<B: Buf>(
                 Some((tables, g)),
                 Side::Access,
                 target,
+                None,
                 dst,
                 &[],
                 rr,
@@ -955,6 +981,7 @@ pub fn proxy<B: Buf>(
                     None,
                     Side::Core,
                     target,
+                    None,
                     ctx.next_hop,
                     &[],
                     rr,
@@ -1116,6 +1143,7 @@ fn forward_request<B: Buf>(
     tables: Option<(&TableReaders, &Guard<'_>)>,
     out: Side,
     back: BranchTarget,
+    line: Option<[u8; 32]>,
     dst: SocketAddr,
     pai: &[u8],
     record_route: Option<u16>,
@@ -1140,8 +1168,13 @@ fn forward_request<B: Buf>(
         // Per-transaction nonce: a hash of the incoming top Via, so
         // retransmissions map to the same branch. Uniqueness only (the MAC
         // over the token is what authenticates it).
-        let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
-        nonce_of(ctx.nonce_seed, v)
+        // (Not needed when the caller built the IPv4 branch line.)
+        if line.is_some() {
+            0
+        } else {
+            let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
+            nonce_of(ctx.nonce_seed, v)
+        }
     };
     // Edits from the back: remove every UE-supplied identity header.
     buf.set_len(off + scan.msg_len)
@@ -1211,9 +1244,10 @@ fn forward_request<B: Buf>(
     // The token and the CRLF that ends our Via line: for an IPv4 target
     // (the usual case) built here, in registers, and stored into the gap
     // below; otherwise written there out of line. 30 or 54 digits.
-    let (line_v4, tl) = match back.addr {
-        SocketAddr::V4(a) => (Some(branch_line_v4(ctx, back.side, a, nonce)), 32),
-        SocketAddr::V6(_) => (None, 56),
+    let (line_v4, tl) = match (line, back.addr) {
+        (Some(l), _) => (Some(l), 32),
+        (None, SocketAddr::V4(a)) => (Some(branch_line_v4(ctx, back.side, a, nonce)), 32),
+        (None, SocketAddr::V6(_)) => (None, 56),
     };
     let ins = via_prefix.len() + tl + rr_len + pai.len();
     let at = off + scan.headers_start;
