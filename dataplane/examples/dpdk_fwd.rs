@@ -30,6 +30,11 @@ fn main() {
     use dataplane::port::PortQueue;
     use std::time::{Duration, Instant};
 
+    // The code onto 2 MiB pages, as `pcscf-dp run` does at start-up.
+    eprintln!(
+        "dpdk_fwd: {}",
+        dataplane::hugetext::describe(&dataplane::hugetext::remap_once())
+    );
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
         eprintln!(
