@@ -20,10 +20,7 @@ fn bench(c: &mut Criterion) {
     // a loaded P-CSCF.
     // The code on 2 MiB pages, as `pcscf-dp run` has it (BENCHMARKS.md:
     // on 4 KiB pages the time depends on where the page cache put them).
-    eprintln!(
-        "{}",
-        dataplane::hugetext::describe(&dataplane::hugetext::remap_once())
-    );
+    eprintln!("{}", bench::code_on_huge_pages());
     let cases: Vec<(usize, usize)> = match std::env::var("PIPELINE_UES").ok().and_then(|v| v.parse().ok()) {
         Some(n) => vec![(n, 256)],
         None => vec![(1_000, 256), (1_000_000, 256), (1_000_000, 65_536)],

@@ -27,10 +27,7 @@ fn main() {
     // The code goes onto 2 MiB pages as in `pcscf-dp run` (PCSCF_HUGE_TEXT=0
     // keeps it on the page cache's 4 KiB pages, whose placement changes the
     // time per packet by up to a fifth on this VM: BENCHMARKS.md).
-    if std::env::var("PCSCF_HUGE_TEXT").as_deref() != Ok("0") {
-        let r = dataplane::hugetext::remap_once();
-        eprintln!("{}", dataplane::hugetext::describe(&r));
-    }
+    eprintln!("{}", bench::code_on_huge_pages());
     // PIPELINE_UES and PIPELINE_SENDERS (a power of two) as in the
     // criterion bench: 1 000 and 256 by default (warm tables); 1 000 000
     // and 65 536 for cold table entries and identities.

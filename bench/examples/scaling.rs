@@ -187,7 +187,7 @@ fn main() {
     };
     let cores = core_affinity::get_core_ids().map_or(0, |c| c.len());
     // As `pcscf-dp run` does before its workers start.
-    let code = dataplane::hugetext::describe(&dataplane::hugetext::remap_once());
+    let code = bench::code_on_huge_pages();
     println!(
         "{} cores; {} UEs bound; {} B SIP messages; churn {} rebinds/s; {} s per point; {code}",
         cores, o.ues, o.size, o.churn, o.seconds
