@@ -1187,8 +1187,13 @@ fn forward_request<B: Buf>(
     };
     if scan.routes.is_empty() && ids <= 1 {
         // The common case: no Route, at most one identity line to remove.
-        if let Some(l) = scan.ppi.first().or(scan.pai.first()).filter(|_| ids == 1) {
-            msg_len -= cut_payload(buf, off, l.start, l.end)?;
+        // One identity line: the P-Preferred-Identity's if there is one,
+        // else the P-Asserted-Identity's (one branch, no select of both).
+        if ids == 1 {
+            let lines = if scan.ppi.len() == 1 { &scan.ppi } else { &scan.pai };
+            if let Some(l) = lines.first() {
+                msg_len -= cut_payload(buf, off, l.start, l.end)?;
+            }
         }
     } else {
         let mut cuts: smallvec::SmallVec<[(usize, usize); 6]> = smallvec::SmallVec::new();
