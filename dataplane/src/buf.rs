@@ -86,7 +86,12 @@ pub trait Buf: Send {
     #[inline(always)]
     fn set_len(&mut self, len: usize) -> Result<(), BufError> {
         let cur = self.len();
-        if len >= cur {
+        // The usual case on the forward path (no bytes past the message):
+        // nothing to do, as `append(0)` would do nothing.
+        if len == cur {
+            return Ok(());
+        }
+        if len > cur {
             self.append(len - cur)
         } else {
             self.trim(cur - len)
@@ -418,6 +423,35 @@ mod tests {
         assert_eq!(b.data(), b"bc");
         assert_eq!(b.adj(3), Err(BufError::TooShort));
         assert_eq!(b.trim(3), Err(BufError::TooShort));
+    }
+
+    /// `set_len` to the current length returns early: the same result and
+    /// the same buffer as the general form (`append(0)`), with and without
+    /// tailroom left, and for the lengths around it.
+    #[test]
+    fn set_len_matches_append_and_trim() {
+        for frame in [0usize, 1, 60, 400, MAX_FRAME, MAX_FRAME + TAILROOM] {
+            let mk = || {
+                let mut b = PacketBuf::new();
+                b.append(frame).unwrap();
+                b
+            };
+            for d in 0..=2usize {
+                for len in [frame.saturating_sub(d), frame + d] {
+                    let (mut x, mut y) = (mk(), mk());
+                    let want = if len >= frame {
+                        y.append(len - frame)
+                    } else {
+                        y.trim(frame - len)
+                    };
+                    assert_eq!(x.set_len(len), want, "{frame} {len}");
+                    assert_eq!(
+                        (x.headroom(), x.len(), x.tailroom()),
+                        (y.headroom(), y.len(), y.tailroom())
+                    );
+                }
+            }
+        }
     }
 
     #[test]
