@@ -1355,19 +1355,23 @@ pub fn via_param<'a>(via: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 /// Decrement a Max-Forwards value in place, keeping its width ("10" → "09").
 /// Returns false when it is already zero or not a number. The common
 /// two-digit value is done without a loop.
-#[inline]
+#[inline(always)]
 pub fn decrement_max_forwards(v: &mut [u8]) -> bool {
-    if let [a, b] = v {
-        let (da, db) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
-        if da > 9 || db > 9 || da | db == 0 {
+    if let Ok(w) = <&mut [u8; 2]>::try_from(&mut *v) {
+        // Both bytes as one word, tens digit low. XOR with "00" maps a
+        // digit to 0..=9 and any other byte to 10..=255; a byte of `y` is
+        // at most 9 iff neither it nor it plus 6 has a bit of 0xf0 set
+        // (a byte above 15 shows in `y` itself, so no carry matters).
+        let x = u32::from(u16::from_le_bytes(*w));
+        let y = x ^ 0x3030;
+        if ((y + 0x0606) | y) & 0xf0f0 != 0 || y == 0 {
             return false;
         }
-        if db == 0 {
-            *a -= 1;
-            *b = b'9';
-        } else {
-            *b -= 1;
-        }
+        // Units digit 0 (tens then not 0): tens - 1 and units '0' + 9, as
+        // one add (0xff into the low byte carries 1 into the high one);
+        // else units - 1. Either stays below 0x10000.
+        let r = if y < 0x0100 { x + 0x08ff } else { x - 0x0100 };
+        *w = (r as u16).to_le_bytes();
         return true;
     }
     decrement_max_forwards_any(v)
