@@ -762,11 +762,14 @@ fn process_inner<B: Buf>(
     // takes the general parse, out of line.
     match wire::parse_ipv4_udp(buf.data(), verify) {
         Some(p) => classify(buf, from, ctx, tables, g, st, &p),
-        None => process_general(buf, from, ctx, tables, g, st, verify),
+        None => process_general(buf, from, ctx, tables, g, st),
     }
 }
 
-/// [`process_inner`] for a frame the one-pass parse does not take.
+/// [`process_inner`] for a frame the one-pass parse does not take. It
+/// works out `verify` again (two loads) rather than take it: kept live
+/// for this call, it cost a register move at each exit of the inlined
+/// parse.
 #[inline(never)]
 fn process_general<B: Buf>(
     buf: &mut B,
@@ -775,8 +778,8 @@ fn process_general<B: Buf>(
     tables: &TableReaders,
     g: &Guard<'_>,
     st: &mut PipeState,
-    verify: bool,
 ) -> Result<Verdict, DropReason> {
+    let verify = ctx.verify_udp_checksum && !buf.rx_l4_csum_good();
     // The one-pass parse has refused this frame already: `parse_frame`
     // would try it (and sum the datagram) again before the general parse.
     let p = wire::parse_frame_general(buf.data(), verify)?;
