@@ -412,6 +412,12 @@ impl TableReaders {
         self.by_ip.hash_compact(&ip.at(0, 0))
     }
 
+    /// Slots in the sender table (see [`crate::table::MapReader::slots`]).
+    #[inline]
+    pub fn sender_slots(&self, g: &Guard<'_>) -> usize {
+        self.by_ip.slots(g)
+    }
+
     /// Start loading the table line a sender lookup reads.
     #[inline]
     pub fn prefetch_sender_home(&self, g: &Guard<'_>, h: u64) {

@@ -465,6 +465,12 @@ impl<K: CompactKey, V: Send + Sync> AddrMapReader<K, V> {
         self.inner.is_empty()
     }
 
+    /// See [`MapReader::slots`].
+    #[inline]
+    pub fn slots(&self, guard: &Guard<'_>) -> usize {
+        self.inner.slots(guard)
+    }
+
     /// See [`MapReader::prefetch_home`].
     #[inline]
     pub fn prefetch_home(&self, guard: &Guard<'_>, hash: u64) {

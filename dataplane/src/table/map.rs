@@ -1157,6 +1157,15 @@ where
         self.shared.hash(key)
     }
 
+    /// Slots in the current table (a power of two; the table is at most
+    /// 7/8 full). One load: for a caller that sizes its work by the table's,
+    /// e.g. whether prefetching can pay at all.
+    #[inline]
+    pub fn slots(&self, guard: &Guard<'_>) -> usize {
+        self.check(guard);
+        self.table(guard).mask + 1
+    }
+
     /// First half of a split lookup: start loading the cache line `hash`
     /// lives in. A hint only: nothing is read.
     #[inline]
