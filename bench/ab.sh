@@ -10,7 +10,11 @@
 set -euo pipefail
 a=$1 b=$2 rounds=${3:-10} n=${4:-4000000} size=${5:-400} stage=${6:-}
 core=$(($(nproc) > 1 ? 1 : 0))
-utime() { { /usr/bin/time -f %U taskset -c "$core" "$1" "$2" "$size" $stage >/dev/null; } 2>&1; }
+# The user time goes to its own file: the program's stderr (its line on
+# where its code runs) stays out of the figures.
+tfile=$(mktemp)
+trap 'rm -f "$tfile"' EXIT
+utime() { /usr/bin/time -f %U -o "$tfile" taskset -c "$core" "$1" "$2" "$size" $stage >/dev/null 2>&1; cat "$tfile"; }
 for _ in $(seq "$rounds"); do
     for x in A B; do
         bin=$a; [[ $x == B ]] && bin=$b
