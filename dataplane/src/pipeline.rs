@@ -531,12 +531,18 @@ fn early_branch_line(
     back: BranchTarget,
 ) -> Option<[u8; 32]> {
     match back.addr {
-        SocketAddr::V4(a) => {
-            let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
-            Some(branch_line_v4(ctx, back.side, a, nonce_of(ctx.nonce_seed, v)))
-        }
+        SocketAddr::V4(a) => Some(branch_line_v4(ctx, back.side, a, via_nonce(ctx, payload, scan))),
         SocketAddr::V6(_) => None,
     }
+}
+
+/// Per-transaction nonce of a request: a hash of its incoming top Via, so
+/// retransmissions map to the same branch. Uniqueness only (the MAC over
+/// the token is what authenticates it).
+#[inline(always)]
+fn via_nonce(ctx: &Context, payload: &[u8], scan: &sipfast::Scan) -> u32 {
+    let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
+    nonce_of(ctx.nonce_seed, v)
 }
 
 /// Write the branch token for `t` and the CRLF ending our Via line into
@@ -771,8 +777,7 @@ fn process_inner<B: Buf>(
     st: &mut PipeState,
 ) -> Result<Verdict, DropReason> {
     st.arrival_spi = None;
-    // A checksum the NIC verified (receive offload) is not verified again.
-    let verify = ctx.verify_udp_checksum && !buf.rx_l4_csum_good();
+    let verify = verify_l4(ctx, buf);
     // The common frame (untagged IPv4/UDP) gets the checks below inlined
     // with what its parse implies known (IPv4, UDP, no ESP); any other
     // takes the general parse, out of line.
@@ -780,6 +785,14 @@ fn process_inner<B: Buf>(
         Some(p) => classify(buf, from, ctx, tables, g, st, &p),
         None => process_general(buf, from, ctx, tables, g, st),
     }
+}
+
+/// Whether the received datagram's UDP checksum is verified here: when the
+/// configuration asks for it and the NIC has not verified it (receive
+/// offload).
+#[inline(always)]
+fn verify_l4<B: Buf>(ctx: &Context, buf: &B) -> bool {
+    ctx.verify_udp_checksum && !buf.rx_l4_csum_good()
 }
 
 /// [`process_inner`] for a frame the one-pass parse does not take. It
@@ -795,7 +808,7 @@ fn process_general<B: Buf>(
     g: &Guard<'_>,
     st: &mut PipeState,
 ) -> Result<Verdict, DropReason> {
-    let verify = ctx.verify_udp_checksum && !buf.rx_l4_csum_good();
+    let verify = verify_l4(ctx, buf);
     // The one-pass parse has refused this frame already: `parse_frame`
     // would try it (and sum the datagram) again before the general parse.
     let p = wire::parse_frame_general(buf.data(), verify)?;
@@ -1184,15 +1197,12 @@ fn forward_request<B: Buf>(
                 return Err(DropReason::TooManyHops);
             }
         }
-        // Per-transaction nonce: a hash of the incoming top Via, so
-        // retransmissions map to the same branch. Uniqueness only (the MAC
-        // over the token is what authenticates it).
-        // (Not needed when the caller built the IPv4 branch line.)
+        // (The nonce is not needed when the caller built the IPv4 branch
+        // line.)
         if line.is_some() {
             0
         } else {
-            let v = scan.top_via.map(|l| l.value(payload)).unwrap_or_default();
-            nonce_of(ctx.nonce_seed, v)
+            via_nonce(ctx, payload, scan)
         }
     };
     // Edits from the back: remove every UE-supplied identity header.
