@@ -35,7 +35,8 @@ pub struct DemoOptions {
 pub struct TrafficReport {
     /// Frames offered to the data plane.
     pub offered: u64,
-    /// Frames the generator could not queue (rings full).
+    /// Bursts of 32 that a full ring did not take whole (the frames left
+    /// over are offered again in the next burst).
     pub ring_full: u64,
     /// Frames that reached the core side.
     pub at_core: u64,
@@ -102,7 +103,7 @@ pub fn config(o: &DemoOptions) -> Config {
         table_capacity: o.ues.max(16) * 2,
         verify_udp_checksum: true,
         stats_interval_s: 0,
-        huge_text: true,
+        huge_text: std::env::var("PCSCF_HUGE_TEXT").map_or(true, |v| v != "0"),
         access: side(Ipv4Addr::new(10, 64, 0, 1), ACCESS_MAC, UE_GW_MAC),
         core: side(Ipv4Addr::new(10, 65, 0, 1), CORE_MAC, CORE_GW_MAC),
         next_hop: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 65, 0, 2)), 5060),
@@ -150,28 +151,41 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport, String> {
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
             let mut t = TrafficReport::default();
             let mut k = 0usize;
+            // Per queue, the burst being offered (what a full ring refused
+            // is offered again first), and one vector for what comes back.
+            let mut bursts: Vec<Vec<PacketBuf>> =
+                acc_peer.queues.iter().map(|_| Vec::with_capacity(32)).collect();
+            let mut back: Vec<PacketBuf> = Vec::with_capacity(64);
+            let (mut acc_peer, mut core_peer) = (acc_peer, core_peer);
             while !gs.load(Ordering::Relaxed) {
-                for (qi, q) in acc_peer.queues.iter().enumerate() {
-                    for _ in 0..32 {
+                for ((q, cq), burst) in acc_peer
+                    .queues
+                    .iter_mut()
+                    .zip(core_peer.queues.iter_mut())
+                    .zip(&mut bursts)
+                {
+                    while burst.len() < 32 {
                         let (frame, _) = &templates[k % templates.len()];
                         k = k.wrapping_add(1);
                         let mut b = q.alloc();
                         b.fill(frame);
-                        match q.send(b) {
-                            Ok(()) => t.offered += 1,
-                            Err(b) => {
-                                q.recycle(b);
-                                t.ring_full += 1;
-                                break;
-                            }
-                        }
+                        burst.push(b);
                     }
-                    while let Some(b) = core_peer.queues[qi].recv() {
-                        t.at_core += 1;
-                        if t.at_core % 1024 == 1 {
-                            check_sample(&b, &templates, &mut t);
+                    t.offered += q.send_burst(burst) as u64;
+                    if !burst.is_empty() {
+                        t.ring_full += 1;
+                    }
+                    while cq.recv_burst(&mut back, 64) > 0 {
+                        for b in back.drain(..) {
+                            t.at_core += 1;
+                            if t.at_core % 1024 == 1 {
+                                check_sample(&b, &templates, &mut t);
+                            }
+                            // Back to the pool the generator allocates from
+                            // (each link has its own: recycled into the core
+                            // link's, every frame would be a fresh allocation).
+                            q.recycle(b);
                         }
-                        core_peer.queues[qi].recycle(b);
                     }
                     while let Some(b) = q.recv() {
                         t.at_access += 1;

@@ -8,7 +8,7 @@
 //!
 //! Depends on `control` for protocol logic; `control` never depends on this
 //! crate. `unsafe` is denied everywhere except the modules that must use it
-//! (the lock-free table's reclamation, the raw-socket port, the clearing of
+//! (the lock-free table's reclamation, the `mem` port's ring, the raw-socket port, the clearing of
 //! key schedules in `esp::crypto::Wiped`, the SSE2 kernels in [`simd`], moving the code onto
 //! huge pages in [`hugetext`], and the DPDK binding), each of which
 //! justifies every block with a `SAFETY:` comment.

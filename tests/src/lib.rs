@@ -810,7 +810,7 @@ impl Harness {
         }
     }
 
-    fn send(q: &mem::MemPeerQueue, frame: &[u8]) {
+    fn send(q: &mut mem::MemPeerQueue, frame: &[u8]) {
         let mut b = q.alloc();
         assert!(
             b.fill(frame),
@@ -830,13 +830,13 @@ impl Harness {
 
     /// Offer a frame on the access link (from the UEs).
     pub fn send_access(&mut self, frame: &[u8]) {
-        Self::send(&self.access.queues[0], frame);
+        Self::send(&mut self.access.queues[0], frame);
         self.sent += 1;
     }
 
     /// Offer a frame on the core link (from the S-CSCF).
     pub fn send_core(&mut self, frame: &[u8]) {
-        Self::send(&self.core.queues[0], frame);
+        Self::send(&mut self.core.queues[0], frame);
         self.sent += 1;
     }
 
@@ -855,12 +855,12 @@ impl Harness {
 
     /// The next frame sent out of the core port (workers' or control
     /// thread's queue), waiting up to [`WAIT`].
-    pub fn recv_core_raw(&self) -> Option<Vec<u8>> {
+    pub fn recv_core_raw(&mut self) -> Option<Vec<u8>> {
         Self::poll(|| self.core.queues[0].recv().or_else(|| self.core.control.recv()))
     }
 
     /// The next frame sent out of the access port, waiting up to [`WAIT`].
-    pub fn recv_access_raw(&self) -> Option<Vec<u8>> {
+    pub fn recv_access_raw(&mut self) -> Option<Vec<u8>> {
         Self::poll(|| {
             self.access.queues[0]
                 .recv()
@@ -870,14 +870,14 @@ impl Harness {
 
     /// The next frame toward the core, parsed with checksum verification;
     /// fails the test when none comes.
-    pub fn recv_core(&self) -> Frame {
+    pub fn recv_core(&mut self) -> Frame {
         let raw = self.recv_core_raw().expect("nothing reached the core");
         Frame::parse(raw).expect("frame toward the core does not parse (checksums verified)")
     }
 
     /// The next frame toward the UEs, parsed with checksum verification;
     /// fails the test when none comes.
-    pub fn recv_access(&self) -> Frame {
+    pub fn recv_access(&mut self) -> Frame {
         let raw = self.recv_access_raw().expect("nothing reached the access side");
         Frame::parse(raw).expect("frame toward the access side does not parse (checksums verified)")
     }
@@ -922,14 +922,14 @@ impl Harness {
     pub fn finish_with_strays(mut self) -> (Report, Vec<Vec<u8>>, Vec<Vec<u8>>) {
         assert!(self.settle(), "the workers did not take in every frame");
         let r = self.running.take().map(Running::finish).expect("running");
-        let drain = |p: &MemPeer| {
+        let drain = |p: &mut MemPeer| {
             let mut v = Vec::new();
             while let Some(b) = p.queues[0].recv().or_else(|| p.control.recv()) {
                 v.push(b.data().to_vec());
             }
             v
         };
-        let (a, c) = (drain(&self.access), drain(&self.core));
+        let (a, c) = (drain(&mut self.access), drain(&mut self.core));
         assert_eq!(r.rx, self.sent, "rx counter vs frames offered\n{}", r.human());
         (r, a, c)
     }

@@ -155,7 +155,7 @@ fn demo(ues: usize, seconds: f64, workers: usize, size: usize, json: bool) -> Re
         print!("{}", r.dataplane.human());
         let t = &r.traffic;
         println!(
-            "generator: offered {} (ring full {}), at core {}, back at UE side {}, PAI sample ok {} bad {}",
+            "generator: offered {} (bursts cut short by a full ring {}), at core {}, back at UE side {}, PAI sample ok {} bad {}",
             t.offered, t.ring_full, t.at_core, t.at_access, t.sampled_ok, t.sampled_bad
         );
     }

@@ -6,29 +6,31 @@
 //! peer (its TX). The control thread's queue has only a TX ring. Buffers are
 //! recycled through a shared [`BufPool`]. Nothing here blocks: a full ring
 //! refuses the frame and the caller counts it.
+//!
+//! Each ring has one producer and one consumer (one worker, or the control
+//! thread, and the peer thread that owns the [`MemPeerQueue`]), and moves
+//! frames in bursts ([`super::ring`]): a burst costs one index store, not
+//! an atomic read-modify-write per frame.
 
 use std::sync::Arc;
 
-use crossbeam::queue::ArrayQueue;
-
+use super::ring::{self, Consumer, Producer};
 use super::{OpenedPort, PortInfo, PortQueue};
 use crate::buf::{BufPool, PacketBuf};
 
-type Ring = Arc<ArrayQueue<PacketBuf>>;
-
 /// The data plane's side of one mem queue.
 pub struct MemQueue {
-    rx: Option<Ring>,
-    tx: Ring,
+    rx: Option<Consumer<PacketBuf>>,
+    tx: Producer<PacketBuf>,
     pool: Arc<BufPool>,
 }
 
 /// The peer's side of one mem queue.
 pub struct MemPeerQueue {
     /// Frames the peer sends to the data plane.
-    to_dp: Option<Ring>,
+    to_dp: Option<Producer<PacketBuf>>,
     /// Frames the data plane sent.
-    from_dp: Ring,
+    from_dp: Consumer<PacketBuf>,
     pool: Arc<BufPool>,
 }
 
@@ -52,23 +54,23 @@ pub fn link(
     pool_size: usize,
 ) -> (OpenedPort<MemQueue>, MemPeer) {
     let pool = Arc::new(BufPool::new(pool_size, pool_size));
-    let ring = || Arc::new(ArrayQueue::new(depth.max(1)));
+    let ring = || ring::ring(depth.max(1));
     let mut wq = Vec::with_capacity(workers);
     let mut pq = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let (rx, tx) = (ring(), ring());
+        let ((rx_p, rx_c), (tx_p, tx_c)) = (ring(), ring());
         wq.push(MemQueue {
-            rx: Some(rx.clone()),
-            tx: tx.clone(),
+            rx: Some(rx_c),
+            tx: tx_p,
             pool: pool.clone(),
         });
         pq.push(MemPeerQueue {
-            to_dp: Some(rx),
-            from_dp: tx,
+            to_dp: Some(rx_p),
+            from_dp: tx_c,
             pool: pool.clone(),
         });
     }
-    let ctl = ring();
+    let (ctl_p, ctl_c) = ring();
     let port = OpenedPort {
         info: PortInfo {
             name: name.to_string(),
@@ -78,7 +80,7 @@ pub fn link(
         worker_queues: wq,
         control_queue: MemQueue {
             rx: None,
-            tx: ctl.clone(),
+            tx: ctl_p,
             pool: pool.clone(),
         },
     };
@@ -86,7 +88,7 @@ pub fn link(
         queues: pq,
         control: MemPeerQueue {
             to_dp: None,
-            from_dp: ctl,
+            from_dp: ctl_c,
             pool: pool.clone(),
         },
         pool,
@@ -99,29 +101,18 @@ impl PortQueue for MemQueue {
 
     #[inline]
     fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
-        let Some(rx) = &self.rx else { return 0 };
-        let mut n = 0;
-        while n < max {
-            match rx.pop() {
-                Some(b) => {
-                    out.push(b);
-                    n += 1;
-                }
-                None => break,
-            }
+        match &mut self.rx {
+            Some(rx) => rx.pop_burst(out, max),
+            None => 0,
         }
-        n
     }
 
     #[inline]
     fn tx_burst(&mut self, pkts: &mut Vec<PacketBuf>) -> usize {
-        let mut sent = 0;
+        let sent = self.tx.push_burst(pkts);
+        // Ring full: the rest go back to the pool; the caller counts them.
         for b in pkts.drain(..) {
-            match self.tx.push(b) {
-                Ok(()) => sent += 1,
-                // Ring full: the frame goes back to the pool; the caller counts it.
-                Err(b) => self.pool.put(b),
-            }
+            self.pool.put(b);
         }
         sent
     }
@@ -140,17 +131,34 @@ impl PortQueue for MemQueue {
 impl MemPeerQueue {
     /// Offer a frame to the data plane; gives it back when the ring is full.
     #[inline]
-    pub fn send(&self, b: PacketBuf) -> Result<(), PacketBuf> {
-        match &self.to_dp {
+    pub fn send(&mut self, b: PacketBuf) -> Result<(), PacketBuf> {
+        match &mut self.to_dp {
             Some(r) => r.push(b),
             None => Err(b),
         }
     }
 
+    /// Offer as many frames from the front of `frames` as the ring takes,
+    /// in one burst; returns how many. The rest stay in `frames`.
+    #[inline]
+    pub fn send_burst(&mut self, frames: &mut Vec<PacketBuf>) -> usize {
+        match &mut self.to_dp {
+            Some(r) => r.push_burst(frames),
+            None => 0,
+        }
+    }
+
     /// A frame the data plane sent, if any.
     #[inline]
-    pub fn recv(&self) -> Option<PacketBuf> {
+    pub fn recv(&mut self) -> Option<PacketBuf> {
         self.from_dp.pop()
+    }
+
+    /// Up to `max` frames the data plane sent, appended to `out`, in one
+    /// burst; returns how many.
+    #[inline]
+    pub fn recv_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
+        self.from_dp.pop_burst(out, max)
     }
 
     /// A buffer from the shared pool.
@@ -173,7 +181,7 @@ mod tests {
 
     #[test]
     fn frames_cross_the_link_both_ways() {
-        let (mut port, peer) = link("t", [2, 0, 0, 0, 0, 1], 1, 4, 8);
+        let (mut port, mut peer) = link("t", [2, 0, 0, 0, 0, 1], 1, 4, 8);
         let mut b = peer.queues[0].alloc();
         assert!(b.fill(b"hello"));
         peer.queues[0].send(b).unwrap();
@@ -187,7 +195,7 @@ mod tests {
 
     #[test]
     fn full_ring_refuses_without_blocking() {
-        let (mut port, peer) = link("t", [0; 6], 1, 2, 8);
+        let (mut port, mut peer) = link("t", [0; 6], 1, 2, 8);
         let mut v: Vec<PacketBuf> = (0..3).map(|_| PacketBuf::new()).collect();
         assert_eq!(port.worker_queues[0].tx_burst(&mut v), 2);
         assert!(peer.queues[0].recv().is_some());

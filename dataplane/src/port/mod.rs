@@ -13,6 +13,7 @@ pub mod af_packet;
 pub mod dpdk;
 pub mod mem;
 pub mod pcap;
+pub mod ring;
 
 use crate::buf::Buf;
 
