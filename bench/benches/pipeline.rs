@@ -2,13 +2,15 @@
 //! (classify, Annex N lookup, identity assertion, in-place edit, re-emit),
 //! against the cost of just copying the frame into a buffer (what every
 //! iteration also pays, measured in the same run), and the same in bursts
-//! of 32 with the burst's table lookups prefetched (`burst32_…`).
+//! of 32 with the burst's table lookups prefetched (`burst32_…`), and those
+//! bursts through a `mem` port's rings on one core (`burst32_mem_port`).
 //!
 //! `cargo bench -p bench --bench pipeline`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dataplane::buf::{Buf, PacketBuf};
 use dataplane::pipeline::{self, PipeState, Side, Verdict};
+use dataplane::port::{mem, PortQueue};
 use dataplane::testgen::PipelineFixture;
 
 fn bench(c: &mut Criterion) {
@@ -80,6 +82,45 @@ fn bench(c: &mut Criterion) {
                         }
                     }
                     reader.quiescent();
+                })
+            });
+            // The same through a `mem` port, on one core: the peer offers a
+            // burst of 32 frames (the copy in), the worker's queue receives
+            // it, every frame is processed and the burst sent, and the peer
+            // takes it back and recycles the buffers, as `pcscf-dp demo`
+            // does across two cores. Time per burst; throughput per frame.
+            let (mut port, mut peer) = mem::link("bench", [2, 0, 0, 0, 0, 1], 1, 64, 256);
+            let (mut wq, pq) = (port.worker_queues.remove(0), &mut peer.queues[0]);
+            let (mut offer, mut rx, mut back) = (
+                Vec::with_capacity(32),
+                Vec::with_capacity(32),
+                Vec::with_capacity(32),
+            );
+            g.bench_function(BenchmarkId::new("burst32_mem_port", &id), |b| {
+                let mut k = 0;
+                b.iter(|| {
+                    for _ in 0..32 {
+                        let mut bf = pq.alloc();
+                        bf.fill(&frames[k & mask]);
+                        k += 1;
+                        offer.push(bf);
+                    }
+                    assert_eq!(pq.send_burst(&mut offer), 32);
+                    assert_eq!(wq.rx_burst(&mut rx, 32), 32);
+                    {
+                        let guard = reader.guard();
+                        pipeline::prefetch_burst(&rx, Side::Access, r, &guard);
+                        for bf in rx.iter_mut() {
+                            let v = pipeline::process(bf, Side::Access, ctx, r, &guard, &mut st);
+                            assert!(matches!(v, Verdict::Forward(Side::Core)), "{v:?}");
+                        }
+                    }
+                    reader.quiescent();
+                    assert_eq!(wq.tx_burst(&mut rx), 32);
+                    assert_eq!(pq.recv_burst(&mut back, 32), 32);
+                    for bf in back.drain(..) {
+                        pq.recycle(bf);
+                    }
                 })
             });
         }

@@ -146,6 +146,29 @@ pub trait Buf: Send {
     }
 }
 
+/// A [`PacketBuf`]'s bytes, on a cache-line boundary (as a DPDK mbuf's
+/// are): a frame at [`HEADROOM`] starts a cache line, so where its bytes
+/// fall across lines, and so the loads that cross a line, are the same in
+/// every buffer and every run.
+#[derive(Clone)]
+#[repr(C, align(64))]
+struct Storage([u8; BUF_CAPACITY]);
+
+impl core::ops::Deref for Storage {
+    type Target = [u8; BUF_CAPACITY];
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Storage {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// A heap-backed packet buffer with [`HEADROOM`] and [`TAILROOM`].
 ///
 /// Allocation happens once; buffers are recycled through [`BufPool`] by the
@@ -156,7 +179,7 @@ pub trait Buf: Send {
 /// [`Buf::data`] and [`Buf::data_mut`] take the frame without a bounds check
 /// of their own.
 pub struct PacketBuf {
-    storage: Box<[u8; BUF_CAPACITY]>,
+    storage: Box<Storage>,
     head: u16,
     len: u16,
 }
@@ -190,7 +213,7 @@ impl PacketBuf {
     /// An empty buffer with the default headroom.
     pub fn new() -> Self {
         PacketBuf {
-            storage: Box::new([0u8; BUF_CAPACITY]),
+            storage: Box::new(Storage([0u8; BUF_CAPACITY])),
             head: HEADROOM as u16,
             len: 0,
         }
@@ -345,6 +368,71 @@ impl Buf for PacketBuf {
         self.head = head as u16;
         self.len = len as u16;
         Ok(())
+    }
+}
+
+/// One thread's cache in front of a shared [`BufPool`] (what a DPDK
+/// mempool's per-lcore cache is): buffers freed and taken again by the same
+/// owner stay in a plain vector, with no atomic operation, and the shared
+/// pool is reached only when the cache runs dry or overflows. On drop the
+/// cache gives its buffers back to the pool.
+pub struct BufCache {
+    pool: std::sync::Arc<BufPool>,
+    local: Vec<PacketBuf>,
+}
+
+impl BufCache {
+    /// Buffers the cache keeps at most; past that, it gives half back.
+    pub const MAX: usize = 128;
+
+    /// An empty cache in front of `pool`.
+    pub fn new(pool: std::sync::Arc<BufPool>) -> Self {
+        BufCache {
+            pool,
+            local: Vec::with_capacity(Self::MAX),
+        }
+    }
+
+    /// A buffer (empty, as [`PacketBuf::reset`] leaves it) from the cache,
+    /// else from the pool, else freshly allocated.
+    #[inline]
+    pub fn get_or_alloc(&mut self) -> PacketBuf {
+        match self.local.pop() {
+            Some(mut b) => {
+                b.reset();
+                b
+            }
+            None => self.pool.get_or_alloc().0,
+        }
+    }
+
+    /// Keep a buffer for the next [`BufCache::get_or_alloc`].
+    #[inline]
+    pub fn put(&mut self, b: PacketBuf) {
+        if self.local.len() >= Self::MAX {
+            for x in self.local.drain(Self::MAX / 2..) {
+                self.pool.put(x);
+            }
+        }
+        self.local.push(b);
+    }
+
+    /// Buffers held in this cache.
+    pub fn len(&self) -> usize {
+        self.local.len()
+    }
+
+    /// Whether the cache holds none.
+    pub fn is_empty(&self) -> bool {
+        self.local.is_empty()
+    }
+}
+
+impl Drop for BufCache {
+    fn drop(&mut self) {
+        for b in self.local.drain(..) {
+            self.pool.put(b);
+        }
     }
 }
 
@@ -640,5 +728,30 @@ mod tests {
         assert!(!miss_a && miss_b);
         p.put(a);
         assert_eq!(p.available(), 1);
+    }
+
+    #[test]
+    fn cache_keeps_buffers_local_and_gives_back_the_overflow_and_on_drop() {
+        let pool = std::sync::Arc::new(BufPool::new(1024, 8));
+        let mut c = BufCache::new(pool.clone());
+        // Taken from the pool while the cache is empty; handed back
+        // buffers come out empty and stay in the cache.
+        let mut a = c.get_or_alloc();
+        assert_eq!(pool.available(), 7);
+        assert!(a.fill(b"frame"));
+        c.put(a);
+        assert_eq!((c.len(), pool.available()), (1, 7));
+        let a = c.get_or_alloc();
+        assert_eq!((a.data().len(), a.headroom()), (0, HEADROOM));
+        assert_eq!((c.len(), pool.available()), (0, 7));
+        c.put(a);
+        // Past MAX, half goes back to the pool.
+        for _ in 0..BufCache::MAX {
+            c.put(PacketBuf::new());
+        }
+        assert_eq!(c.len(), BufCache::MAX / 2 + 1);
+        assert_eq!(pool.available(), 7 + BufCache::MAX / 2);
+        drop(c);
+        assert_eq!(pool.available(), 8 + BufCache::MAX);
     }
 }

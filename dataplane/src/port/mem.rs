@@ -4,7 +4,8 @@
 //! traffic generator, a test, a bench). Each queue is a pair of bounded
 //! lock-free rings: peer → data plane (the data plane's RX) and data plane →
 //! peer (its TX). The control thread's queue has only a TX ring. Buffers are
-//! recycled through a shared [`BufPool`]. Nothing here blocks: a full ring
+//! recycled through a shared [`BufPool`], with a [`BufCache`] in front of
+//! it on each side of each queue. Nothing here blocks: a full ring
 //! refuses the frame and the caller counts it.
 //!
 //! Each ring has one producer and one consumer (one worker, or the control
@@ -16,13 +17,13 @@ use std::sync::Arc;
 
 use super::ring::{self, Consumer, Producer};
 use super::{OpenedPort, PortInfo, PortQueue};
-use crate::buf::{BufPool, PacketBuf};
+use crate::buf::{BufCache, BufPool, PacketBuf};
 
 /// The data plane's side of one mem queue.
 pub struct MemQueue {
     rx: Option<Consumer<PacketBuf>>,
     tx: Producer<PacketBuf>,
-    pool: Arc<BufPool>,
+    pool: BufCache,
 }
 
 /// The peer's side of one mem queue.
@@ -31,7 +32,7 @@ pub struct MemPeerQueue {
     to_dp: Option<Producer<PacketBuf>>,
     /// Frames the data plane sent.
     from_dp: Consumer<PacketBuf>,
-    pool: Arc<BufPool>,
+    pool: BufCache,
 }
 
 /// The peer's side of a whole link.
@@ -62,12 +63,12 @@ pub fn link(
         wq.push(MemQueue {
             rx: Some(rx_c),
             tx: tx_p,
-            pool: pool.clone(),
+            pool: BufCache::new(pool.clone()),
         });
         pq.push(MemPeerQueue {
             to_dp: Some(rx_p),
             from_dp: tx_c,
-            pool: pool.clone(),
+            pool: BufCache::new(pool.clone()),
         });
     }
     let (ctl_p, ctl_c) = ring();
@@ -81,7 +82,7 @@ pub fn link(
         control_queue: MemQueue {
             rx: None,
             tx: ctl_p,
-            pool: pool.clone(),
+            pool: BufCache::new(pool.clone()),
         },
     };
     let peer = MemPeer {
@@ -89,7 +90,7 @@ pub fn link(
         control: MemPeerQueue {
             to_dp: None,
             from_dp: ctl_c,
-            pool: pool.clone(),
+            pool: BufCache::new(pool.clone()),
         },
         pool,
     };
@@ -119,7 +120,7 @@ impl PortQueue for MemQueue {
 
     #[inline]
     fn alloc(&mut self) -> Option<PacketBuf> {
-        Some(self.pool.get_or_alloc().0)
+        Some(self.pool.get_or_alloc())
     }
 
     #[inline]
@@ -161,15 +162,15 @@ impl MemPeerQueue {
         self.from_dp.pop_burst(out, max)
     }
 
-    /// A buffer from the shared pool.
+    /// A buffer from this queue's cache or the shared pool.
     #[inline]
-    pub fn alloc(&self) -> PacketBuf {
-        self.pool.get_or_alloc().0
+    pub fn alloc(&mut self) -> PacketBuf {
+        self.pool.get_or_alloc()
     }
 
-    /// Return a consumed buffer to the pool.
+    /// Return a consumed buffer (to this queue's cache).
     #[inline]
-    pub fn recycle(&self, b: PacketBuf) {
+    pub fn recycle(&mut self, b: PacketBuf) {
         self.pool.put(b);
     }
 }
