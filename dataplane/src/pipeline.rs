@@ -263,16 +263,50 @@ pub const BRANCH_MAGIC: &str = "z9hG4bKpdp";
 
 /// A fresh random AES key for the branch authenticator. The system RNG
 /// failing at start-up is fatal (nothing could be authenticated).
-fn branch_key() -> aes::Aes128Enc {
+fn branch_key() -> BranchKey {
     use aes::cipher::KeyInit;
     use zeroize::Zeroize;
     let mut k = [0u8; 16];
     if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k).is_err() {
         panic!("system random number generator unavailable");
     }
-    let c = aes::Aes128Enc::new(&k.into());
+    let c = BranchKey {
+        #[cfg(target_arch = "x86_64")]
+        ni: crate::simd::Aes128Ni::new(&k),
+        soft: aes::Aes128Enc::new(&k.into()),
+    };
     k.zeroize();
     c
+}
+
+/// The branch authenticator's AES-128 key: AES-NI with the block in
+/// registers where the CPU has it ([`crate::simd::Aes128Ni`]), the `aes`
+/// crate otherwise.
+struct BranchKey {
+    #[cfg(target_arch = "x86_64")]
+    ni: Option<crate::simd::Aes128Ni>,
+    soft: aes::Aes128Enc,
+}
+
+impl BranchKey {
+    /// The encryption of one block, its bytes as `u128::from_le_bytes`
+    /// reads them.
+    #[inline(always)]
+    fn encrypt(&self, block: u128) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ni) = &self.ni {
+            return ni.encrypt(block);
+        }
+        self.encrypt_soft(block)
+    }
+
+    #[inline(never)]
+    fn encrypt_soft(&self, block: u128) -> u128 {
+        use aes::cipher::BlockEncrypt;
+        let mut b = aes::Block::from(block.to_le_bytes());
+        self.soft.encrypt_block(&mut b);
+        u128::from_le_bytes(b.into())
+    }
 }
 
 /// Read-only context shared by every worker.
@@ -294,7 +328,7 @@ pub struct Context {
     /// Key of the branch authenticator: AES-128 under a random per-process
     /// key, used as a CBC-MAC over the (fixed-length per family) branch
     /// fields, truncated to 32 bits.
-    branch_key: Arc<aes::Aes128Enc>,
+    branch_key: Arc<BranchKey>,
     /// Seed of the per-transaction nonce hash (fast, not a MAC).
     nonce_seed: u64,
 }
@@ -337,10 +371,8 @@ impl Context {
     /// of its AES encryption (CBC-MAC of one block, a zero IV).
     #[inline(always)]
     fn mac_block(&self, block: [u8; 16]) -> u32 {
-        use aes::cipher::BlockEncrypt;
-        let mut state = aes::Block::from(block);
-        self.branch_key.encrypt_block(&mut state);
-        u32::from_be_bytes([state[0], state[1], state[2], state[3]])
+        // The first four bytes, big-endian.
+        (self.branch_key.encrypt(u128::from_le_bytes(block)) as u32).swap_bytes()
     }
 
     /// The 32-bit authenticator of a branch body: its first `n` bytes (at
@@ -348,19 +380,16 @@ impl Context {
     /// CBC-MAC with AES, a PRF for messages of a fixed length, truncated.
     #[inline]
     fn mac32(&self, body: &[u8; 32], n: usize) -> u32 {
-        use aes::cipher::BlockEncrypt;
         let block = |k: usize| {
             let mut b = [0u8; 16];
             b.copy_from_slice(&body[16 * k..16 * k + 16]);
-            u128::from_ne_bytes(b)
+            u128::from_le_bytes(b)
         };
-        let mut state = aes::Block::default();
+        let mut state = 0u128;
         for k in 0..n.div_ceil(16).min(2) {
-            let x = u128::from_ne_bytes(state.into()) ^ block(k);
-            state = x.to_ne_bytes().into();
-            self.branch_key.encrypt_block(&mut state);
+            state = self.branch_key.encrypt(state ^ block(k));
         }
-        u32::from_be_bytes([state[0], state[1], state[2], state[3]])
+        (state as u32).swap_bytes()
     }
 }
 
