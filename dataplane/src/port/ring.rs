@@ -144,12 +144,32 @@ impl<T> Producer<T> {
     #[inline]
     pub fn push_burst(&mut self, items: &mut Vec<T>) -> usize {
         let n = self.room(items.len()).min(items.len());
-        for item in items.drain(..n) {
-            self.write(item);
+        if n == 0 {
+            return 0;
         }
-        if n > 0 {
-            self.publish();
+        let s = &*self.shared;
+        let idx = self.tail & s.mask;
+        let first = n.min(s.slots.len() - idx);
+        let rest = items.len() - n;
+        // SAFETY: `room` showed `n` slots free from `tail` on (taken by the
+        // consumer, which does not read them again before `tail` is
+        // published past them): `first` from `idx` to the end of the slot
+        // array and `n - first` from its start, in bounds. A slot is an
+        // `UnsafeCell<MaybeUninit<T>>`, laid out as a `T`, and writing
+        // through a pointer from `raw_get` is allowed. The `n` items are
+        // moved bit for bit, then the `rest` behind them to the front of
+        // `items`, whose length then counts only those: each item is owned
+        // exactly once, by the ring or by `items`.
+        unsafe {
+            let base = UnsafeCell::raw_get(s.slots.as_ptr()) as *mut T;
+            let src = items.as_mut_ptr();
+            core::ptr::copy_nonoverlapping(src, base.add(idx), first);
+            core::ptr::copy_nonoverlapping(src.add(first), base, n - first);
+            core::ptr::copy(src.add(n), src, rest);
+            items.set_len(rest);
         }
+        self.tail = self.tail.wrapping_add(n);
+        self.publish();
         n
     }
 }
@@ -200,14 +220,29 @@ impl<T> Consumer<T> {
     #[inline]
     pub fn pop_burst(&mut self, out: &mut Vec<T>, max: usize) -> usize {
         let n = self.ready(max).min(max);
+        if n == 0 {
+            return 0;
+        }
         out.reserve(n);
-        for _ in 0..n {
-            let item = self.read();
-            out.push(item);
+        let s = &*self.shared;
+        let idx = self.head & s.mask;
+        let first = n.min(s.slots.len() - idx);
+        // SAFETY: `ready` showed `n` slots filled from `head` on (published
+        // with Release by the producer, read here with Acquire; it does not
+        // write them again before `head` is published past them): `first`
+        // from `idx` to the end of the slot array and `n - first` from its
+        // start, in bounds, each laid out as a `T`. They are moved bit for
+        // bit into `out`'s reserved room and counted in its length; `head`
+        // then moves past them, so each is read once.
+        unsafe {
+            let base = UnsafeCell::raw_get(s.slots.as_ptr()) as *const T;
+            let dst = out.as_mut_ptr().add(out.len());
+            core::ptr::copy_nonoverlapping(base.add(idx), dst, first);
+            core::ptr::copy_nonoverlapping(base, dst.add(first), n - first);
+            out.set_len(out.len() + n);
         }
-        if n > 0 {
-            self.publish();
-        }
+        self.head = self.head.wrapping_add(n);
+        self.publish();
         n
     }
 
