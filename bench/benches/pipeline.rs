@@ -96,6 +96,24 @@ fn bench(c: &mut Criterion) {
                 Vec::with_capacity(32),
                 Vec::with_capacity(32),
             );
+            // Its reference, the peer's own work (taking buffers from its
+            // cache, the copy in, giving them back) without the rings and
+            // the path: what a NIC does in the real thing.
+            g.bench_function(BenchmarkId::new("burst32_mem_port_peer_only", &id), |b| {
+                let mut k = 0;
+                b.iter(|| {
+                    for _ in 0..32 {
+                        let mut bf = pq.alloc();
+                        bf.fill(&frames[k & mask]);
+                        k += 1;
+                        offer.push(bf);
+                    }
+                    std::hint::black_box(offer[31].data()[20]);
+                    for bf in offer.drain(..) {
+                        pq.recycle(bf);
+                    }
+                })
+            });
             g.bench_function(BenchmarkId::new("burst32_mem_port", &id), |b| {
                 let mut k = 0;
                 b.iter(|| {
