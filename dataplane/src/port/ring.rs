@@ -9,7 +9,7 @@
 //! general MPMC queue this replaces did a compare-and-swap on a shared
 //! index, plus a stamp per slot, for every frame.
 //!
-//! One producer and one consumer are a property of the types: [`ring`]
+//! One producer and one consumer are a property of the types: [`ring()`]
 //! returns one [`Producer`] and one [`Consumer`], neither `Clone`, and every
 //! operation takes `&mut self`.
 #![allow(unsafe_code)]
