@@ -56,7 +56,7 @@ impl<T> Drop for Shared<T> {
     }
 }
 
-/// The producing end of a [`ring`].
+/// The producing end of a [`ring()`].
 pub struct Producer<T> {
     shared: Arc<Shared<T>>,
     /// Items put (this side's copy of `shared.tail`, which it alone writes).
@@ -65,7 +65,7 @@ pub struct Producer<T> {
     head_seen: usize,
 }
 
-/// The consuming end of a [`ring`].
+/// The consuming end of a [`ring()`].
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
     /// Items taken (this side's copy of `shared.head`, which it alone writes).
