@@ -115,10 +115,21 @@ pub fn run<Q: PortQueue>(mut w: WorkerSetup<Q>) {
                             };
                             match w.exceptions.push(ex) {
                                 Ok(()) => st.counters.exceptions += 1,
-                                Err(_) => st.counters.drop(DropReason::ExceptionQueueFull),
+                                Err(ex) => {
+                                    st.counters.drop(DropReason::ExceptionQueueFull);
+                                    if let Some(b) = ex.buf {
+                                        q.free(b);
+                                    }
+                                }
                             }
                         }
-                        Verdict::Drop(r) => st.counters.drop(r),
+                        // Back to the queue's pool (a `mem` buffer dropped
+                        // here would go back to the allocator, and the
+                        // peer would allocate a new one for each).
+                        Verdict::Drop(r) => {
+                            st.counters.drop(r);
+                            q.free(b);
+                        }
                     }
                     if let Some(set) = st.first_use.take() {
                         let kind = ExceptionKind::SaFirstUse(set);

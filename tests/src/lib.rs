@@ -789,8 +789,8 @@ impl Harness {
             Ok(c) => c,
             Err(e) => panic!("test configuration refused: {e}"),
         };
-        let (acc_port, access) = mem::link("access", cfg.access.mac, cfg.workers, 256, 1024);
-        let (core_port, core) = mem::link("core", cfg.core.mac, cfg.workers, 256, 1024);
+        let (acc_port, access) = mem::link("access", cfg.access.mac, cfg.workers, 256, Self::LINK_BUFFERS);
+        let (core_port, core) = mem::link("core", cfg.core.mac, cfg.workers, 256, Self::LINK_BUFFERS);
         // Workers yield when idle: tests share two cores with everything else.
         let opts = RunOptions {
             idle_yield_after: 64,
@@ -915,6 +915,28 @@ impl Harness {
             r.human()
         );
         r
+    }
+
+    /// Buffers each `mem` link of the harness starts with (its pool).
+    pub const LINK_BUFFERS: usize = 1024;
+
+    /// Stop the data plane; return its final report and how many of the
+    /// access link's buffers are free again: in its pool or the test's
+    /// cache. With traffic that is only dropped, that is all of them
+    /// ([`Harness::LINK_BUFFERS`]) unless a dropped frame's buffer went back
+    /// to the allocator instead of its pool.
+    pub fn finish_counting_access_buffers(mut self) -> (Report, usize) {
+        assert!(self.settle(), "the workers did not take in every frame");
+        let r = self.running.take().map(Running::finish).expect("running");
+        let free = self.access.pool.available()
+            + self
+                .access
+                .queues
+                .iter()
+                .map(mem::MemPeerQueue::cached)
+                .sum::<usize>()
+            + self.access.control.cached();
+        (r, free)
     }
 
     /// Stop the data plane; return its final report and the frames still

@@ -430,3 +430,34 @@ fn garbage_and_corrupted_frames_never_stop_the_data_plane() {
         rep.human()
     );
 }
+
+#[test]
+fn dropped_frames_give_their_buffers_back_to_the_pool() {
+    // Frames that can only be dropped (truncated inside the IP or UDP
+    // header, or of an EtherType we do not take): each buffer must end up
+    // back in the access link's pool, not freed to the allocator (the
+    // peer would then allocate a new one for every frame).
+    let mut h = Harness::start(&config());
+    let g = good_frame("drop");
+    let n = 300u64;
+    for i in 0..n {
+        let f = match i % 3 {
+            0 => g[..20].to_vec(),
+            1 => g[..40].to_vec(),
+            _ => {
+                let mut f = g.clone();
+                f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+                f
+            }
+        };
+        h.send_access(&f);
+    }
+    let (rep, free) = h.finish_counting_access_buffers();
+    let worker_drops: u64 = rep.workers.iter().map(|w| w.drops).sum();
+    assert_eq!((rep.rx, worker_drops, rep.tx), (n, n, 0), "{}", rep.human());
+    assert_eq!(
+        free,
+        Harness::LINK_BUFFERS,
+        "buffers lost from the access link's pool"
+    );
+}

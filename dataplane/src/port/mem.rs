@@ -168,6 +168,11 @@ impl MemPeerQueue {
         self.pool.get_or_alloc()
     }
 
+    /// Buffers held in this side's cache (free, not in the shared pool).
+    pub fn cached(&self) -> usize {
+        self.pool.len()
+    }
+
     /// Return a consumed buffer (to this queue's cache).
     #[inline]
     pub fn recycle(&mut self, b: PacketBuf) {
