@@ -96,18 +96,23 @@ fn bench(c: &mut Criterion) {
                 Vec::with_capacity(32),
                 Vec::with_capacity(32),
             );
+            // The peer's burst: 32 buffers from its cache, each with a frame
+            // copied in.
+            let offer32 = |pq: &mut mem::MemPeerQueue, offer: &mut Vec<PacketBuf>, k: &mut usize| {
+                for _ in 0..32 {
+                    let mut bf = pq.alloc();
+                    bf.fill(&frames[*k & mask]);
+                    *k += 1;
+                    offer.push(bf);
+                }
+            };
             // Its reference, the peer's own work (taking buffers from its
             // cache, the copy in, giving them back) without the rings and
             // the path: what a NIC does in the real thing.
             g.bench_function(BenchmarkId::new("burst32_mem_port_peer_only", &id), |b| {
                 let mut k = 0;
                 b.iter(|| {
-                    for _ in 0..32 {
-                        let mut bf = pq.alloc();
-                        bf.fill(&frames[k & mask]);
-                        k += 1;
-                        offer.push(bf);
-                    }
+                    offer32(pq, &mut offer, &mut k);
                     std::hint::black_box(offer[31].data()[20]);
                     for bf in offer.drain(..) {
                         pq.recycle(bf);
@@ -117,12 +122,7 @@ fn bench(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("burst32_mem_port", &id), |b| {
                 let mut k = 0;
                 b.iter(|| {
-                    for _ in 0..32 {
-                        let mut bf = pq.alloc();
-                        bf.fill(&frames[k & mask]);
-                        k += 1;
-                        offer.push(bf);
-                    }
+                    offer32(pq, &mut offer, &mut k);
                     assert_eq!(pq.send_burst(&mut offer), 32);
                     assert_eq!(wq.rx_burst(&mut rx, 32), 32);
                     {

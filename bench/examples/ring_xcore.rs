@@ -70,22 +70,24 @@ fn mpmc_side(rx: &ArrayQueue<PacketBuf>, tx: &ArrayQueue<PacketBuf>, stop: &Atom
     count.store(n, Ordering::Relaxed);
 }
 
-fn run_spsc(secs: f64) -> f64 {
-    let (mut fwd_p, fwd_c) = ring::ring::<PacketBuf>(DEPTH);
-    let (back_p, back_c) = ring::ring::<PacketBuf>(DEPTH);
-    let mut v: Vec<PacketBuf> = (0..IN_FLIGHT).map(|_| PacketBuf::new()).collect();
-    assert_eq!(fwd_p.push_burst(&mut v), IN_FLIGHT);
+/// Run `peer` on core 0 and `worker` on core 1 for `secs`, each given the
+/// stop flag and its counter; the worker's frames per second, in millions.
+fn run_pair<P, W>(secs: f64, peer: P, worker: W) -> f64
+where
+    P: FnOnce(&AtomicBool, &AtomicU64) + Send + 'static,
+    W: FnOnce(&AtomicBool, &AtomicU64) + Send + 'static,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let (peer_n, worker_n) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let (s1, c1) = (stop.clone(), peer_n.clone());
     let peer = std::thread::spawn(move || {
         pin(0);
-        spsc_side(back_c, fwd_p, &s1, &c1)
+        peer(&s1, &c1)
     });
     let (s2, c2) = (stop.clone(), worker_n.clone());
     let worker = std::thread::spawn(move || {
         pin(1);
-        spsc_side(fwd_c, back_p, &s2, &c2)
+        worker(&s2, &c2)
     });
     let t = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(secs));
@@ -95,30 +97,30 @@ fn run_spsc(secs: f64) -> f64 {
     worker_n.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64() / 1e6
 }
 
+fn run_spsc(secs: f64) -> f64 {
+    let (mut fwd_p, fwd_c) = ring::ring::<PacketBuf>(DEPTH);
+    let (back_p, back_c) = ring::ring::<PacketBuf>(DEPTH);
+    let mut v: Vec<PacketBuf> = (0..IN_FLIGHT).map(|_| PacketBuf::new()).collect();
+    assert_eq!(fwd_p.push_burst(&mut v), IN_FLIGHT);
+    run_pair(
+        secs,
+        move |s, c| spsc_side(back_c, fwd_p, s, c),
+        move |s, c| spsc_side(fwd_c, back_p, s, c),
+    )
+}
+
 fn run_mpmc(secs: f64) -> f64 {
     let fwd = Arc::new(ArrayQueue::<PacketBuf>::new(DEPTH));
     let back = Arc::new(ArrayQueue::<PacketBuf>::new(DEPTH));
     for _ in 0..IN_FLIGHT {
         assert!(fwd.push(PacketBuf::new()).is_ok());
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let (peer_n, worker_n) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let (f1, b1, s1, c1) = (fwd.clone(), back.clone(), stop.clone(), peer_n.clone());
-    let peer = std::thread::spawn(move || {
-        pin(0);
-        mpmc_side(&b1, &f1, &s1, &c1)
-    });
-    let (f2, b2, s2, c2) = (fwd, back, stop.clone(), worker_n.clone());
-    let worker = std::thread::spawn(move || {
-        pin(1);
-        mpmc_side(&f2, &b2, &s2, &c2)
-    });
-    let t = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    stop.store(true, Ordering::Relaxed);
-    peer.join().unwrap();
-    worker.join().unwrap();
-    worker_n.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64() / 1e6
+    let (f1, b1) = (fwd.clone(), back.clone());
+    run_pair(
+        secs,
+        move |s, c| mpmc_side(&b1, &f1, s, c),
+        move |s, c| mpmc_side(&fwd, &back, s, c),
+    )
 }
 
 fn main() {
