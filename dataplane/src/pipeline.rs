@@ -270,11 +270,13 @@ fn branch_key() -> BranchKey {
     if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k).is_err() {
         panic!("system random number generator unavailable");
     }
-    let c = BranchKey {
-        #[cfg(target_arch = "x86_64")]
-        ni: crate::simd::Aes128Ni::new(&k),
-        soft: aes::Aes128Enc::new(&k.into()),
+    #[cfg(target_arch = "x86_64")]
+    let c = match crate::simd::Aes128Ni::new(&k) {
+        Some(ni) => BranchKey::Ni(ni),
+        None => BranchKey::Soft(Box::new(aes::Aes128Enc::new(&k.into()))),
     };
+    #[cfg(not(target_arch = "x86_64"))]
+    let c = BranchKey::Soft(Box::new(aes::Aes128Enc::new(&k.into())));
     k.zeroize();
     c
 }
@@ -282,10 +284,11 @@ fn branch_key() -> BranchKey {
 /// The branch authenticator's AES-128 key: AES-NI with the block in
 /// registers where the CPU has it ([`crate::simd::Aes128Ni`]), the `aes`
 /// crate otherwise.
-struct BranchKey {
+enum BranchKey {
     #[cfg(target_arch = "x86_64")]
-    ni: Option<crate::simd::Aes128Ni>,
-    soft: aes::Aes128Enc,
+    Ni(crate::simd::Aes128Ni),
+    /// Boxed: the crate's key holds every backend's schedule (704 bytes).
+    Soft(Box<aes::Aes128Enc>),
 }
 
 impl BranchKey {
@@ -293,20 +296,21 @@ impl BranchKey {
     /// reads them.
     #[inline(always)]
     fn encrypt(&self, block: u128) -> u128 {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(ni) = &self.ni {
-            return ni.encrypt(block);
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            BranchKey::Ni(ni) => ni.encrypt(block),
+            BranchKey::Soft(soft) => encrypt_soft(soft, block),
         }
-        self.encrypt_soft(block)
     }
+}
 
-    #[inline(never)]
-    fn encrypt_soft(&self, block: u128) -> u128 {
-        use aes::cipher::BlockEncrypt;
-        let mut b = aes::Block::from(block.to_le_bytes());
-        self.soft.encrypt_block(&mut b);
-        u128::from_le_bytes(b.into())
-    }
+/// [`BranchKey::encrypt`] through the `aes` crate (a CPU without AES-NI).
+#[inline(never)]
+fn encrypt_soft(soft: &aes::Aes128Enc, block: u128) -> u128 {
+    use aes::cipher::BlockEncrypt;
+    let mut b = aes::Block::from(block.to_le_bytes());
+    soft.encrypt_block(&mut b);
+    u128::from_le_bytes(b.into())
 }
 
 /// Read-only context shared by every worker.
@@ -735,10 +739,10 @@ fn peek_sender(f: &[u8]) -> Option<Peek> {
 /// (its slot words and entries fit in a core's L2 cache) is not prefetched
 /// for, and when both are that small the frames are not peeked at either:
 /// their lookups hit the cache anyway, and the split lookup would only add
-/// its work (a
-/// burst of 400-byte requests from 256 senders bound in a table of 1 000
-/// ran 206–214 ns a frame with the prefetch and 196 without it; from 65 536
-/// senders in one of 1 000 000, 318 with it and 443 without).
+/// its work (a burst of 400-byte requests from 256 senders bound in a
+/// table of 1 000 ran 206–214 ns a frame with the prefetch and 196 without
+/// it; from 65 536 senders in one of 1 000 000, 318 with it and 443
+/// without).
 pub fn prefetch_burst<B: Buf>(bufs: &[B], from: Side, tables: &TableReaders, g: &Guard<'_>) {
     if from != Side::Access {
         return;
