@@ -917,6 +917,13 @@ impl Harness {
         r
     }
 
+    /// Wait until the workers have taken in every frame offered, then stop
+    /// the data plane and return its final report.
+    fn stop(&mut self) -> Report {
+        assert!(self.settle(), "the workers did not take in every frame");
+        self.running.take().map(Running::finish).expect("running")
+    }
+
     /// Buffers each `mem` link of the harness starts with (its pool).
     pub const LINK_BUFFERS: usize = 1024;
 
@@ -926,8 +933,7 @@ impl Harness {
     /// ([`Harness::LINK_BUFFERS`]) unless a dropped frame's buffer went back
     /// to the allocator instead of its pool.
     pub fn finish_counting_access_buffers(mut self) -> (Report, usize) {
-        assert!(self.settle(), "the workers did not take in every frame");
-        let r = self.running.take().map(Running::finish).expect("running");
+        let r = self.stop();
         let free = self.access.pool.available()
             + self
                 .access
@@ -942,8 +948,7 @@ impl Harness {
     /// Stop the data plane; return its final report and the frames still
     /// queued toward the access and the core side.
     pub fn finish_with_strays(mut self) -> (Report, Vec<Vec<u8>>, Vec<Vec<u8>>) {
-        assert!(self.settle(), "the workers did not take in every frame");
-        let r = self.running.take().map(Running::finish).expect("running");
+        let r = self.stop();
         let drain = |p: &mut MemPeer| {
             let mut v = Vec::new();
             while let Some(b) = p.queues[0].recv().or_else(|| p.control.recv()) {
