@@ -2,7 +2,7 @@
 //! (classify, Annex N lookup, identity assertion, in-place edit, re-emit),
 //! against the cost of just copying the frame into a buffer (what every
 //! iteration also pays, measured in the same run), and the same in bursts
-//! of 32 with the burst's table lookups prefetched (`burst32_…`), and those
+//! of 32 with the burst's senders looked up at once (`burst32_…`), and those
 //! bursts through a `mem` port's rings on one core (`burst32_mem_port`).
 //!
 //! `cargo bench -p bench --bench pipeline`
@@ -62,8 +62,8 @@ fn bench(c: &mut Criterion) {
                     assert!(matches!(v, Verdict::Forward(Side::Core)), "{v:?}");
                 })
             });
-            // As a worker runs it: a burst of 32 frames, the senders' table
-            // lines and entries prefetched for the whole burst first, one
+            // As a worker runs it: a burst of 32 frames, the senders looked
+            // up for the whole burst first (large tables only), one
             // guard and one quiescent report per burst. Time is per burst
             // of 32; throughput per frame.
             let mut bufs: Vec<PacketBuf> = (0..32).map(|_| PacketBuf::new()).collect();
@@ -132,8 +132,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-/// One burst as a worker runs it: one guard, the burst's table lookups
-/// prefetched, every frame processed (each must go on to the core), one
+/// One burst as a worker runs it: one guard, the burst's senders looked
+/// up at once, every frame processed (each must go on to the core), one
 /// quiescent report.
 #[inline(always)]
 fn process_burst(
@@ -145,9 +145,10 @@ fn process_burst(
 ) {
     {
         let guard = reader.guard();
-        pipeline::prefetch_burst(bufs, Side::Access, r, &guard);
-        for bf in bufs.iter_mut() {
-            let v = pipeline::process(bf, Side::Access, ctx, r, &guard, st);
+        let mut found = pipeline::BurstLookups::none();
+        pipeline::lookup_burst(bufs, Side::Access, r, &guard, &mut found);
+        for (i, bf) in bufs.iter_mut().enumerate() {
+            let v = pipeline::process_with(bf, Side::Access, ctx, r, &guard, st, found.frame(i));
             assert!(matches!(v, Verdict::Forward(Side::Core)), "{v:?}");
         }
     }

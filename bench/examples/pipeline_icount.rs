@@ -19,7 +19,7 @@ fn main() {
         .unwrap_or(400);
     // A third argument measures one stage alone: `scan` (the SIP scanner on
     // the UDP payload) or `parse` (the L2-L4 parse with checksum verify), or
-    // `burst`: the whole path in bursts of 32 with the lookups prefetched,
+    // `burst`: the whole path in bursts of 32 with the senders looked up per burst,
     // or `copy`: only what the harness adds around `process` (the frame
     // copied into the buffer, the guard and the quiescent report), the
     // reference to subtract for the path alone.
@@ -36,7 +36,7 @@ fn main() {
     let f = PipelineFixture::new(ues, senders, size);
     let mask = senders - 1;
     if stage == "burst" {
-        // As a worker runs: bursts of 32 with the burst's lookups prefetched.
+        // As a worker runs: bursts of 32, the senders looked up per burst.
         let mut bufs: Vec<PacketBuf> = (0..32).map(|_| PacketBuf::new()).collect();
         let mut reader = f.domain.register().expect("one reader");
         let mut st = PipeState::new(1);
@@ -47,9 +47,18 @@ fn main() {
             }
             {
                 let g = reader.guard();
-                pipeline::prefetch_burst(&bufs, Side::Access, &f.readers, &g);
-                for b in bufs.iter_mut() {
-                    let v = pipeline::process(b, Side::Access, &f.ctx, &f.readers, &g, &mut st);
+                let mut found = pipeline::BurstLookups::none();
+                pipeline::lookup_burst(&bufs, Side::Access, &f.readers, &g, &mut found);
+                for (i, b) in bufs.iter_mut().enumerate() {
+                    let v = pipeline::process_with(
+                        b,
+                        Side::Access,
+                        &f.ctx,
+                        &f.readers,
+                        &g,
+                        &mut st,
+                        found.frame(i),
+                    );
                     fwd += matches!(v, Verdict::Forward(Side::Core)) as usize;
                 }
             }

@@ -23,8 +23,9 @@ use crate::config::Config;
 use crate::counters::{DropReason, LocalCounters};
 use crate::esp;
 use crate::sipfast::{self, Method, StartLine};
-use crate::state::TableReaders;
+use crate::state::{Binding, TableReaders};
 use crate::table::Guard;
+use crate::table::{AddrKey, Found};
 use crate::wire::template::{L4Csum, UdpTemplate};
 use crate::wire::{self, HeadersRepr, L3};
 
@@ -696,10 +697,11 @@ pub fn uri_ip_port(uri: &[u8]) -> Option<(IpAddr, u16)> {
 
 /// The sender key (UDP source address, or ESP SPI) of an untagged
 /// IPv4/IPv6 frame, read at fixed offsets
-/// without validating anything (a prefetch hint only: `process` does the
-/// real parse).
+/// without validating anything (a hint only: `process` does the real parse,
+/// and uses what was looked up for this key only when its parse gives the
+/// same source address).
 enum Peek {
-    Udp(IpAddr),
+    Udp(AddrKey),
     Esp(u32),
 }
 
@@ -710,11 +712,15 @@ fn peek_sender(f: &[u8]) -> Option<Peek> {
         0x0800 => {
             let ihl = usize::from(*f.get(14)? & 0x0f) * 4;
             let s: [u8; 4] = f.get(26..30)?.try_into().ok()?;
-            (*f.get(23)?, IpAddr::from(s), 14 + ihl)
+            (
+                *f.get(23)?,
+                AddrKey::from_v4_bits(u32::from_be_bytes(s)),
+                14 + ihl,
+            )
         }
         0x86dd => {
             let s: [u8; 16] = f.get(22..38)?.try_into().ok()?;
-            (*f.get(20)?, IpAddr::from(s), 54)
+            (*f.get(20)?, AddrKey::from_v6_bits(u128::from_be_bytes(s)), 54)
         }
         _ => return None,
     };
@@ -728,23 +734,97 @@ fn peek_sender(f: &[u8]) -> Option<Peek> {
     }
 }
 
-/// Before a burst from `from` is processed: hash every frame's sender key
-/// and start loading its table line, then, once those loads are under way,
-/// start loading the entries they name — so the lookups in [`process`] find
-/// them in cache instead of waiting for memory one packet at a time (what
-/// `rte_hash_lookup_bulk` does for DPDK applications). Pure hints: nothing
-/// is decided here. Only UE-side frames look up a sender.
+/// What [`lookup_burst`] found for a burst: for each frame from a UE whose
+/// source address it could peek, that address and its Annex N binding by
+/// address, looked up for the whole burst at once. Nothing when the burst
+/// was not looked up (its arrays are then not even written).
+pub struct BurstLookups<'a>(Option<Senders<'a>>);
+
+struct Senders<'a> {
+    /// Per frame: its index in `keys` and `found`, or [`Senders::NONE`].
+    at: [u8; crate::port::BURST],
+    keys: [AddrKey; crate::port::BURST],
+    found: [Found<'a, AddrKey, Binding>; crate::port::BURST],
+}
+
+impl Senders<'_> {
+    const NONE: u8 = u8::MAX;
+}
+
+impl<'a> BurstLookups<'a> {
+    /// Nothing looked up: every frame's lookups are done by [`process`].
+    pub fn none() -> Self {
+        BurstLookups(None)
+    }
+
+    /// What was looked up for frame `i` of the burst.
+    #[inline(always)]
+    pub fn frame(&self, i: usize) -> FrameLookup<'_> {
+        match &self.0 {
+            Some(s) => match s.at.get(i) {
+                Some(&k) if k != Senders::NONE => {
+                    FrameLookup(Some((&s.keys[k as usize], s.found[k as usize])))
+                }
+                _ => FrameLookup(None),
+            },
+            None => FrameLookup(None),
+        }
+    }
+}
+
+/// What [`lookup_burst`] found for one frame ([`BurstLookups::frame`]), for
+/// [`process_with`]: at most a source address and what the burst's lookup
+/// found for it.
+#[derive(Clone, Copy, Default)]
+pub struct FrameLookup<'a>(Option<(&'a AddrKey, Found<'a, AddrKey, Binding>)>);
+
+impl<'a> FrameLookup<'a> {
+    /// Nothing looked up for the frame.
+    pub const NONE: FrameLookup<'static> = FrameLookup(None);
+
+    /// What was found for `ip`, when this lookup was for `ip`.
+    #[inline(always)]
+    fn sender(self, ip: &AddrKey) -> Found<'a, AddrKey, Binding> {
+        match self.0 {
+            Some((k, f)) if *k == *ip => f,
+            _ => Found::NONE,
+        }
+    }
+}
+
+/// Before a burst from `from` is processed: begin the lookup of every
+/// frame's sender by address for the whole burst at once
+/// ([`crate::table::MapReader::find_bulk`], what `rte_hash_lookup_bulk` does
+/// for DPDK applications: every key's table line, then every candidate
+/// entry, loaded together instead of one packet at a time), and start
+/// loading the inbound SA table's lines for ESP frames. [`process_with`]
+/// then takes the frame's [`BurstLookups::frame`]: it compares the
+/// candidate entry's key, by then most likely in cache, instead of hashing
+/// and probing again. Only UE-side frames look up a sender.
 ///
 /// A sender or inbound SA table of at most [`PREFETCH_MIN_SLOTS`] slots
-/// (its slot words and entries fit in a core's L2 cache) is not prefetched
-/// for, and when both are that small the frames are not peeked at either:
-/// their lookups hit the cache anyway, and the split lookup would only add
-/// its work (a burst of 400-byte requests from 256 senders bound in a
-/// table of 1 000 ran 206–214 ns a frame with the prefetch and 196 without
-/// it; from 65 536 senders in one of 1 000 000, 318 with it and 443
-/// without).
-pub fn prefetch_burst<B: Buf>(bufs: &[B], from: Side, tables: &TableReaders, g: &Guard<'_>) {
-    if from != Side::Access {
+/// (its slot words and entries fit in a core's L2 cache) is not looked up
+/// here, and when both are that small the frames are not peeked at either:
+/// their lookups hit the cache anyway, and `process` does them with no
+/// extra pass (a burst of 400-byte requests from 256 senders bound in a
+/// table of 1 000 ran 206–214 ns a frame with a prefetch pass and 196
+/// without it). Until the tenth session this pass only prefetched, and
+/// `process` did the whole lookup again: with 1 M bindings and 256 senders
+/// that was 147 instructions a frame spent on lines already in cache
+/// (BENCHMARKS.md).
+///
+/// The results go into `found` (kept by the caller across its bursts, so
+/// that a burst that looks nothing up costs one store, not a kilobyte
+/// returned by value).
+pub fn lookup_burst<'a, B: Buf>(
+    bufs: &[B],
+    from: Side,
+    tables: &'a TableReaders,
+    g: &Guard<'a>,
+    found: &mut BurstLookups<'a>,
+) {
+    found.0 = None;
+    if from != Side::Access || bufs.is_empty() {
         return;
     }
     // The same threshold for the inbound SA table (its table entries are
@@ -754,32 +834,43 @@ pub fn prefetch_burst<B: Buf>(bufs: &[B], from: Side, tables: &TableReaders, g: 
     if !senders && !sas {
         return;
     }
-    let mut keys = [None; crate::port::BURST];
-    for (k, b) in keys.iter_mut().zip(bufs) {
-        *k = match peek_sender(b.data()) {
+    let l = found.0.insert(Senders {
+        at: [Senders::NONE; crate::port::BURST],
+        keys: [AddrKey::from_v4_bits(0); crate::port::BURST],
+        found: [Found::NONE; crate::port::BURST],
+    });
+    let mut n = 0;
+    let mut spis = [0u64; crate::port::BURST];
+    let mut m = 0;
+    for (at, b) in l.at.iter_mut().zip(bufs) {
+        match peek_sender(b.data()) {
             Some(Peek::Udp(ip)) if senders => {
-                let h = tables.sender_hash(ip);
-                tables.prefetch_sender_home(g, h);
-                Some((false, h))
+                l.keys[n] = ip;
+                *at = n as u8;
+                n += 1;
             }
             Some(Peek::Esp(spi)) if sas => {
                 let h = tables.sa_in.hash_key(&spi);
                 tables.sa_in.prefetch_home(g, h);
-                Some((true, h))
+                spis[m] = h;
+                m += 1;
             }
-            Some(Peek::Udp(_) | Peek::Esp(_)) | None => None,
-        };
-    }
-    for k in keys.iter().flatten() {
-        match *k {
-            (false, h) => tables.prefetch_sender_entry(g, h),
-            (true, h) => tables.sa_in.prefetch_entry(g, h),
+            Some(Peek::Udp(_) | Peek::Esp(_)) | None => {}
         }
+    }
+    for h in &spis[..m] {
+        tables.sa_in.prefetch_entry(g, *h);
+    }
+    if n > 0 {
+        tables.senders_by_ip(g, &l.keys[..n], &mut l.found[..n]);
+    }
+    if !senders {
+        found.0 = None;
     }
 }
 
-/// Sender tables of this many slots or fewer are not prefetched for by
-/// [`prefetch_burst`]: 8 192 slots of 8 bytes and at most 7 168 entries of
+/// Sender tables of this many slots or fewer are not looked up in by
+/// [`lookup_burst`]: 8 192 slots of 8 bytes and at most 7 168 entries of
 /// 32 bytes, under 300 KiB, within a core's L2 cache (512 KiB to 2 MiB on
 /// current x86 server cores).
 pub const PREFETCH_MIN_SLOTS: usize = 8 * 1024;
@@ -797,7 +888,26 @@ pub fn process<B: Buf>(
     g: &Guard<'_>,
     st: &mut PipeState,
 ) -> Verdict {
-    match process_inner(buf, from, ctx, tables, g, st) {
+    process_with(buf, from, ctx, tables, g, st, FrameLookup::NONE)
+}
+
+/// [`process`] for frame `i` of a burst given to [`lookup_burst`], with
+/// `lookups.frame(i)`: a sender found there is not looked up again. (A
+/// lookup for another address than the one the parse finds, as for a
+/// frame the peek misread, is ignored.) Always inlined, as `process` was
+/// alone: out of line, with `process` calling it too, the demo's worker
+/// ran 4.5 % slower.
+#[inline(always)]
+pub fn process_with<'a, B: Buf>(
+    buf: &mut B,
+    from: Side,
+    ctx: &Context,
+    tables: &'a TableReaders,
+    g: &Guard<'a>,
+    st: &mut PipeState,
+    found: FrameLookup<'a>,
+) -> Verdict {
+    match process_inner(buf, from, ctx, tables, g, st, found) {
         Ok(v) => v,
         Err(r) => Verdict::Drop(r),
     }
@@ -807,13 +917,14 @@ pub fn process<B: Buf>(
 // per packet (the worker's, the benches'): no call, prologue and epilogue
 // per packet around the whole path.
 #[inline(always)]
-fn process_inner<B: Buf>(
+fn process_inner<'a, B: Buf>(
     buf: &mut B,
     from: Side,
     ctx: &Context,
-    tables: &TableReaders,
-    g: &Guard<'_>,
+    tables: &'a TableReaders,
+    g: &Guard<'a>,
     st: &mut PipeState,
+    found: FrameLookup<'a>,
 ) -> Result<Verdict, DropReason> {
     st.arrival_spi = None;
     let verify = verify_l4(ctx, buf);
@@ -821,8 +932,8 @@ fn process_inner<B: Buf>(
     // with what its parse implies known (IPv4, UDP, no ESP); any other
     // takes the general parse, out of line.
     match wire::parse_ipv4_udp(buf.data(), verify) {
-        Some(p) => classify(buf, from, ctx, tables, g, st, &p),
-        None => process_general(buf, from, ctx, tables, g, st),
+        Some(p) => classify(buf, from, ctx, tables, g, st, &p, found),
+        None => process_general(buf, from, ctx, tables, g, st, found),
     }
 }
 
@@ -839,31 +950,34 @@ fn verify_l4<B: Buf>(ctx: &Context, buf: &B) -> bool {
 /// for this call, it cost a register move at each exit of the inlined
 /// parse.
 #[inline(never)]
-fn process_general<B: Buf>(
+fn process_general<'a, B: Buf>(
     buf: &mut B,
     from: Side,
     ctx: &Context,
-    tables: &TableReaders,
-    g: &Guard<'_>,
+    tables: &'a TableReaders,
+    g: &Guard<'a>,
     st: &mut PipeState,
+    found: FrameLookup<'a>,
 ) -> Result<Verdict, DropReason> {
     let verify = verify_l4(ctx, buf);
     // The one-pass parse has refused this frame already: `parse_frame`
     // would try it (and sum the datagram) again before the general parse.
     let p = wire::parse_frame_general(buf.data(), verify)?;
-    classify(buf, from, ctx, tables, g, st, &p)
+    classify(buf, from, ctx, tables, g, st, &p, found)
 }
 
 /// The rest of [`process_inner`] once the frame is parsed.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn classify<B: Buf>(
+fn classify<'a, B: Buf>(
     buf: &mut B,
     from: Side,
     ctx: &Context,
-    tables: &TableReaders,
-    g: &Guard<'_>,
+    tables: &'a TableReaders,
+    g: &Guard<'a>,
     st: &mut PipeState,
     outer: &wire::Parsed,
+    found: FrameLookup<'a>,
 ) -> Result<Verdict, DropReason> {
     let me = ctx.side(from);
     // By reference: the ESP path below switches to the inner summary.
@@ -955,10 +1069,13 @@ fn classify<B: Buf>(
             let line = early_branch_line(ctx, payload, scan, target);
             let identity = match via_sa {
                 Some(e) => e.identity.as_deref().ok_or(DropReason::TemporarySaNotRegister)?,
-                None => match tables.sender(g, src.ip(), src.port(), Transport::Udp) {
-                    Some(b) => &*b.identity,
-                    None => return Ok(Verdict::Exception(ExceptionKind::UnknownSender)),
-                },
+                None => {
+                    let ip = AddrKey::new(src.ip());
+                    match tables.sender_key_found(g, ip, src.port(), Transport::Udp, found.sender(&ip)) {
+                        Some(b) => &*b.identity,
+                        None => return Ok(Verdict::Exception(ExceptionKind::UnknownSender)),
+                    }
+                }
             };
             let mut pai: &[u8] = &[];
             if !scan.to_tag {
@@ -1889,18 +2006,18 @@ mod tests {
     }
 
     #[test]
-    fn burst_prefetch_reads_sender_keys_and_never_panics() {
-        // A table small enough to skip the sender prefetch, and one large
+    fn burst_lookup_reads_sender_keys_and_never_panics() {
+        // A table small enough to skip the burst lookup, and one large
         // enough to take it.
-        for (ues, prefetched) in [(4, false), (20_000, true)] {
+        for (ues, looked_up) in [(4, false), (20_000, true)] {
             let f = PipelineFixture::new(ues, 4, 400);
             // A valid frame gives its UDP sender.
             let p = wire::parse_frame(&f.frames[0], false).expect("frame");
             match peek_sender(&f.frames[0]) {
-                Some(Peek::Udp(ip)) => assert_eq!(ip, p.src),
+                Some(Peek::Udp(ip)) => assert_eq!(ip, AddrKey::new(p.src)),
                 _ => panic!("no UDP sender peeked"),
             }
-            // Every prefix of it, and garbage, is only a missed hint.
+            // Every prefix of it, and garbage, is only a missed lookup.
             let mut bufs = Vec::new();
             for n in 0..f.frames[0].len().min(80) {
                 let mut b = PacketBuf::new();
@@ -1911,27 +2028,146 @@ mod tests {
             let g = reader.guard();
             assert_eq!(
                 f.readers.sender_slots(&g) > PREFETCH_MIN_SLOTS,
-                prefetched,
+                looked_up,
                 "{ues} UEs"
             );
             for chunk in bufs.chunks(crate::port::BURST) {
-                prefetch_burst(chunk, Side::Access, &f.readers, &g);
+                lookup_burst(chunk, Side::Access, &f.readers, &g, &mut BurstLookups::none());
             }
             let mut junk = PacketBuf::new();
             assert!(junk.fill(&[0x08, 0x00].repeat(40)));
-            prefetch_burst(std::slice::from_ref(&junk), Side::Access, &f.readers, &g);
-            // And the whole frames, as a worker's burst has them.
-            let whole: Vec<PacketBuf> = f
-                .frames
-                .iter()
-                .map(|fr| {
+            lookup_burst(
+                std::slice::from_ref(&junk),
+                Side::Access,
+                &f.readers,
+                &g,
+                &mut BurstLookups::none(),
+            );
+            // More frames than a burst: the ones past it are not looked up.
+            let whole: Vec<PacketBuf> = (0..crate::port::BURST + 3)
+                .map(|i| {
                     let mut b = PacketBuf::new();
-                    assert!(b.fill(fr));
+                    assert!(b.fill(&f.frames[i % f.frames.len()]));
                     b
                 })
                 .collect();
-            prefetch_burst(&whole, Side::Access, &f.readers, &g);
+            let mut found = BurstLookups::none();
+            lookup_burst(&whole, Side::Access, &f.readers, &g, &mut found);
+            for (i, b) in whole.iter().enumerate() {
+                let fr = found.frame(i);
+                let p = wire::parse_frame(b.data(), false).expect("frame");
+                let key = AddrKey::new(p.src);
+                assert_eq!(fr.0.is_some(), looked_up && i < crate::port::BURST, "frame {i}");
+                // Completed, what the burst's lookup began finds what a
+                // lookup of that address alone finds: the same entry.
+                let one = f.readers.sender(&g, p.src, 0, Transport::Udp).expect("bound");
+                let bulk = f
+                    .readers
+                    .by_ip
+                    .resolve_compact(&g, fr.sender(&key), &key)
+                    .expect("bound");
+                assert!(std::ptr::eq(bulk, one), "frame {i}");
+            }
+            // Frames from the core side are never looked up.
+            lookup_burst(&whole, Side::Core, &f.readers, &g, &mut found);
+            assert!(found.0.is_none());
         }
+    }
+
+    /// `process_with` after `lookup_burst` gives what `process` gives, frame
+    /// for frame and byte for byte: bound and unbound senders, an address
+    /// bound by port as well (that binding wins over the burst's lookup by
+    /// address), IPv6, truncated frames and garbage, with a table small
+    /// enough to skip the burst lookup and one large enough to take it.
+    #[test]
+    fn process_with_burst_lookups_matches_process() {
+        use control::types::{BindingKey, Identity};
+        for ues in [4, 20_000] {
+            let mut f = PipelineFixture::new(ues, 8, 400);
+            let pcscf: SocketAddr = SocketAddr::new(IpAddr::V4(f.cfg.access.ipv4.expect("v4")), 5060);
+            let (gw, me) = (f.cfg.access.gateway_mac, f.cfg.access.mac);
+            // UE 0 is bound by port too, to another identity.
+            let ue0 = SocketAddr::new(IpAddr::V4(crate::demo::ue_addr(0)), 5060);
+            f.writers.bind(
+                BindingKey::IpPort(ue0.ip(), 5060, Transport::Udp),
+                Arc::new(Identity::new("other@ims.example", &["sip:other@ims.example"])),
+            );
+            f.writers.publish();
+            let mut frames = f.frames.clone();
+            for from in [
+                SocketAddr::new(IpAddr::V4(crate::demo::ue_addr(ues + 5)), 5060),
+                "[2001:db8::5]:5060".parse().expect("addr"),
+            ] {
+                let msg = crate::testgen::message(from, pcscf, None, 7, 400);
+                frames.push(crate::testgen::udp_frame(gw, me, from, pcscf, &msg));
+            }
+            frames.push(f.frames[1][..60].to_vec());
+            frames.push([0x08, 0x00].repeat(40));
+            let reader = f.domain.register().expect("reader");
+            let g = reader.guard();
+            let mut forwarded = 0;
+            for chunk in frames.chunks(crate::port::BURST) {
+                let fill = |fr: &Vec<u8>| {
+                    let mut b = PacketBuf::new();
+                    assert!(b.fill(fr));
+                    b
+                };
+                let mut one: Vec<PacketBuf> = chunk.iter().map(fill).collect();
+                let mut burst: Vec<PacketBuf> = chunk.iter().map(fill).collect();
+                let (mut st1, mut st2) = (PipeState::new(9), PipeState::new(9));
+                let mut found = BurstLookups::none();
+                lookup_burst(&burst, Side::Access, &f.readers, &g, &mut found);
+                for (i, (a, b)) in one.iter_mut().zip(burst.iter_mut()).enumerate() {
+                    let va = process(a, Side::Access, &f.ctx, &f.readers, &g, &mut st1);
+                    let vb = process_with(b, Side::Access, &f.ctx, &f.readers, &g, &mut st2, found.frame(i));
+                    assert_eq!(va, vb, "{ues} UEs, frame {i}");
+                    assert_eq!(a.data(), b.data(), "{ues} UEs, frame {i}");
+                    forwarded += matches!(va, Verdict::Forward(Side::Core)) as usize;
+                }
+            }
+            // The bound senders' frames went through (not a test of drops).
+            assert_eq!(forwarded, f.frames.len(), "{ues} UEs");
+        }
+    }
+
+    /// `process_with` uses a lookup given for the frame's own address and
+    /// ignores one given for another address.
+    #[test]
+    fn process_with_uses_only_a_lookup_for_the_frames_own_address() {
+        let f = PipelineFixture::new(4, 1, 400);
+        let reader = f.domain.register().expect("reader");
+        let g = reader.guard();
+        let src = wire::parse_frame(&f.frames[0], false).expect("frame").src;
+        let run = |found: FrameLookup<'_>| {
+            let mut b = PacketBuf::new();
+            assert!(b.fill(&f.frames[0]));
+            process_with(
+                &mut b,
+                Side::Access,
+                &f.ctx,
+                &f.readers,
+                &g,
+                &mut PipeState::new(1),
+                found,
+            )
+        };
+        assert_eq!(run(FrameLookup::NONE), Verdict::Forward(Side::Core));
+        // A settled miss, as the burst lookup finds for an unbound address.
+        let unbound = AddrKey::new(IpAddr::V4(crate::demo::ue_addr(9)));
+        let mut miss = [Found::NONE];
+        f.readers.senders_by_ip(&g, &[unbound], &mut miss);
+        assert!(f.readers.by_ip.resolve_compact(&g, miss[0], &unbound).is_none());
+        // Given for this frame's address: believed.
+        let src = AddrKey::new(src);
+        assert_eq!(
+            run(FrameLookup(Some((&src, miss[0])))),
+            Verdict::Exception(ExceptionKind::UnknownSender)
+        );
+        // Given for another address: ignored.
+        assert_eq!(
+            run(FrameLookup(Some((&unbound, miss[0])))),
+            Verdict::Forward(Side::Core)
+        );
     }
 
     #[test]

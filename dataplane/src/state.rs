@@ -22,7 +22,7 @@ use hashbrown::HashMap;
 
 use crate::esp::{InboundSa, OutboundSa};
 use crate::table::{
-    AddrKey, AddrMap, AddrMapReader, AddrMapWriter, CompactKey, Guard, LfMap, MapReader, MapWriter,
+    AddrKey, AddrMap, AddrMapReader, AddrMapWriter, CompactKey, Found, Guard, LfMap, MapReader, MapWriter,
     QsbrDomain,
 };
 
@@ -388,12 +388,44 @@ impl TableReaders {
         port: u16,
         t: Transport,
     ) -> Option<&'a Binding> {
+        self.sender_key_found(g, ip, port, t, Found::NONE)
+    }
+
+    /// [`TableReaders::sender_key`] with the lookup by address maybe begun
+    /// already: `by_ip` is what [`TableReaders::senders_by_ip`] found for
+    /// this address (or [`Found::NONE`]). The per-port table is still looked
+    /// up first while it is not empty.
+    #[inline(always)]
+    pub fn sender_key_found<'a>(
+        &'a self,
+        g: &Guard<'a>,
+        ip: AddrKey,
+        port: u16,
+        t: Transport,
+        by_ip: Found<'a, AddrKey, Binding>,
+    ) -> Option<&'a Binding> {
+        let ip = ip.at(0, 0);
         if !self.by_ip_port.is_empty() {
             if let Some(b) = self.by_ip_port.get_compact(g, &ip.at(port, transport_tag(t))) {
                 return Some(b);
             }
         }
-        self.by_ip.get_compact(g, &ip.at(0, 0))
+        self.by_ip.resolve_compact(g, by_ip, &ip)
+    }
+
+    /// The first passes of the lookups by address of a burst of senders
+    /// (`ips` in [`AddrKey`] form, port and tag 0; `out[i]` for `ips[i]`):
+    /// [`crate::table::MapReader::find_bulk`], whose results
+    /// [`TableReaders::sender_key_found`] completes frame by frame. Not the
+    /// per-port table's (that one is still looked up first there).
+    #[inline]
+    pub fn senders_by_ip<'a>(
+        &'a self,
+        g: &Guard<'a>,
+        ips: &[AddrKey],
+        out: &mut [Found<'a, AddrKey, Binding>],
+    ) {
+        self.by_ip.find_bulk_compact(g, ips, out)
     }
 
     /// The hash of the Annex N binding table [`TableReaders::sender`] falls

@@ -92,6 +92,7 @@ pub fn run<Q: PortQueue>(mut w: WorkerSetup<Q>) {
         let mut got = 0;
         {
             let g = w.qsbr.guard();
+            let mut found = pipeline::BurstLookups::none();
             for side in [Side::Access, Side::Core] {
                 let q = match side {
                     Side::Access => &mut w.access,
@@ -100,9 +101,10 @@ pub fn run<Q: PortQueue>(mut w: WorkerSetup<Q>) {
                 let n = q.rx_burst(&mut rx, BURST);
                 got += n;
                 st.counters.rx += n as u64;
-                pipeline::prefetch_burst(&rx, side, &w.tables, &g);
-                for mut b in rx.drain(..) {
-                    match pipeline::process(&mut b, side, &w.ctx, &w.tables, &g, &mut st) {
+                pipeline::lookup_burst(&rx, side, &w.tables, &g, &mut found);
+                for (i, mut b) in rx.drain(..).enumerate() {
+                    match pipeline::process_with(&mut b, side, &w.ctx, &w.tables, &g, &mut st, found.frame(i))
+                    {
                         Verdict::Forward(Side::Access) => tx_access.push(b),
                         Verdict::Forward(Side::Core) => tx_core.push(b),
                         Verdict::Exception(kind) => {

@@ -24,7 +24,7 @@ use core::hash::{BuildHasher, Hash, Hasher};
 use core::marker::PhantomData;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::map::{LfMap, MapMemory, MapReader, MapWriter, BULK};
+use super::map::{Found, LfMap, MapMemory, MapReader, MapWriter, BULK};
 use super::qsbr::{Guard, QsbrDomain};
 
 /// An IP address (IPv4 stored in its IPv4-mapped IPv6 form), a port and a
@@ -481,6 +481,31 @@ impl<K: CompactKey, V: Send + Sync> AddrMapReader<K, V> {
     #[inline]
     pub fn prefetch_entry(&self, guard: &Guard<'_>, hash: u64) {
         self.inner.prefetch_entry(guard, hash)
+    }
+
+    /// [`MapReader::find_bulk`] with the keys in stored form.
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain, or `out` is shorter than `keys`.
+    #[inline]
+    pub fn find_bulk_compact<'a>(
+        &'a self,
+        guard: &Guard<'a>,
+        keys: &[AddrKey],
+        out: &mut [Found<'a, AddrKey, V>],
+    ) {
+        self.inner.find_bulk(guard, keys, out)
+    }
+
+    /// [`MapReader::resolve`] with the key in stored form.
+    #[inline(always)]
+    pub fn resolve_compact<'a>(
+        &'a self,
+        guard: &Guard<'a>,
+        found: Found<'a, AddrKey, V>,
+        key: &AddrKey,
+    ) -> Option<&'a V> {
+        self.inner.resolve(guard, found, key)
     }
 
     /// See [`MapReader::get_bulk`].

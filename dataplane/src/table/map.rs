@@ -1218,95 +1218,26 @@ where
         self.check(guard);
         assert!(out.len() >= keys.len(), "get_bulk: output shorter than keys");
         let t = self.table(guard);
-        let (slots, mask) = (t.slots.as_ptr() as *const AtomicU64, t.mask);
-        let arena: &Arena<K, V> = &self.shared.arena;
         let mut hits = 0;
         for (keys, out) in keys.chunks(BULK).zip(out.chunks_mut(BULK)) {
-            let n = keys.len();
-            let mut hashes = [0u64; BULK];
-            for (h, k) in hashes.iter_mut().zip(keys) {
-                *h = self.shared.hash(k);
-                prefetch(slots.wrapping_add(*h as usize & mask & !(GROUP - 1)) as *const u8);
-            }
-            // Per key `i`: bit `i` of `cand` set: `cells[i]` is the cell of
-            // the candidate entry; of `retry`: probe again from the start;
-            // neither: a settled miss.
-            let mut cells = [ptr::null::<Entry<K, V>>(); BULK];
-            let (mut cand, mut retry, mut spill) = (0u32, 0u32, 0u32);
-            // The candidate in slot `j` of the group at `g`: the word may have
-            // changed since the scan, so only a word whose tag still matches
-            // names one. Its cell is prefetched (any address is harmless).
-            let take = |g: usize, j: u32, h: u64| {
-                // SAFETY: `j < GROUP` and `g` is a group start inside the
-                // table (a table holds whole groups).
-                let w = unsafe { &*slots.add(g + j as usize) }.load(Ordering::Relaxed);
-                tag_matches(w, h).then(|| {
-                    let c = arena.cell(index_of(w));
-                    prefetch(c as *const u8);
-                    c
-                })
-            };
-            for (i, (c, h)) in cells.iter_mut().zip(&hashes[..n]).enumerate() {
-                let g = *h as usize & mask & !(GROUP - 1);
-                let s = Scan::group(slots, g, *h);
-                if s.cand != 0 {
-                    match take(g, s.cand.trailing_zeros(), *h) {
-                        Some(p) => {
-                            *c = p;
-                            cand |= 1 << i;
-                        }
-                        None => retry |= 1 << i,
-                    }
-                } else if s.empty == 0 {
-                    // A full home group without a match: the chain goes on
-                    // into the next group (about 2 % of keys at the maximum
-                    // load); load it now, scan it below.
-                    prefetch(slots.wrapping_add((g + GROUP) & mask) as *const u8);
-                    spill |= 1 << i;
-                }
-            }
-            // Second groups, once the rest of the burst has been scanned: the
-            // first candidate of a chain that filled its home group is the
-            // first in the next group before an empty slot.
-            while spill != 0 {
-                let i = spill.trailing_zeros() as usize;
-                spill &= spill - 1;
-                let h = hashes[i];
-                let g = (h as usize & mask & !(GROUP - 1)).wrapping_add(GROUP) & mask;
-                let s = Scan::group(slots, g, h);
-                if s.cand != 0 {
-                    match take(g, s.cand.trailing_zeros(), h) {
-                        Some(p) => {
-                            cells[i] = p;
-                            cand |= 1 << i;
-                        }
-                        None => retry |= 1 << i,
-                    }
-                } else if s.empty == 0 {
-                    retry |= 1 << i;
-                }
-            }
-            // Pairs with the Release that published each candidate word: the
-            // cells they name are initialised.
-            fence(Ordering::Acquire);
-            for (i, ((c, h), (k, o))) in cells
+            let c = self.candidates(t, keys);
+            for (i, ((cell, h), (k, o))) in c
+                .cells
                 .iter()
-                .zip(&hashes)
+                .zip(&c.hashes)
                 .zip(keys.iter().zip(out.iter_mut()))
                 .enumerate()
             {
-                *o = if cand >> i & 1 != 0 {
-                    // SAFETY: the cell of an entry word loaded from `t` under
-                    // the guard, then acquired by the fence above: as in
-                    // `MapReader::entry`, initialised and not freed or reused
-                    // while the guard's reader stays online.
-                    let e = unsafe { &**c };
+                *o = if c.cand >> i & 1 != 0 {
+                    // SAFETY: see `Candidates::cells`; the guard's reader
+                    // stays online while 'a lasts.
+                    let e = unsafe { &**cell };
                     if e.key == *k {
                         Some(&e.value)
                     } else {
                         self.probe(t, *h, k)
                     }
-                } else if retry >> i & 1 != 0 {
+                } else if c.retry >> i & 1 != 0 {
                     self.probe(t, *h, k)
                 } else {
                     None
@@ -1316,7 +1247,188 @@ where
         }
         hits
     }
+
+    /// The first two passes of [`MapReader::get_bulk`], for a caller that
+    /// has work to do before it needs the values: `out[i]` receives what
+    /// they found for `keys[i]` (the entry whose tag matched, its line
+    /// prefetched, or a settled miss); [`MapReader::resolve`] then compares
+    /// the key, later, when that line may have arrived. Extra outputs are
+    /// left alone.
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain, or `out` is shorter than `keys`.
+    pub fn find_bulk<'a>(&'a self, guard: &Guard<'a>, keys: &[K], out: &mut [Found<'a, K, V>]) {
+        self.check(guard);
+        assert!(out.len() >= keys.len(), "find_bulk: output shorter than keys");
+        let t = self.table(guard);
+        for (keys, out) in keys.chunks(BULK).zip(out.chunks_mut(BULK)) {
+            let c = self.candidates(t, keys);
+            for (i, ((cell, h), o)) in c.cells.iter().zip(&c.hashes).zip(out.iter_mut()).enumerate() {
+                *o = if c.cand >> i & 1 != 0 {
+                    // SAFETY: see `Candidates::cells`; the guard's reader
+                    // stays online while 'a lasts.
+                    Found(Probe::Entry(unsafe { &**cell }))
+                } else if c.retry >> i & 1 != 0 {
+                    Found(Probe::Again(*h))
+                } else {
+                    Found(Probe::Miss)
+                };
+            }
+        }
+    }
+
+    /// The first two passes over at most [`BULK`] keys: hash every key and
+    /// prefetch its home group (one cache line); scan each home group for a
+    /// tag match and prefetch that entry (or settle a miss on an empty
+    /// slot). A key whose home group is full without a match has the next
+    /// group prefetched during the scan and scanned after it.
+    #[inline(always)]
+    fn candidates(&self, t: &Table, keys: &[K]) -> Candidates<K, V> {
+        let (slots, mask) = (t.slots.as_ptr() as *const AtomicU64, t.mask);
+        let arena: &Arena<K, V> = &self.shared.arena;
+        let n = keys.len().min(BULK);
+        let mut c = Candidates {
+            hashes: [0u64; BULK],
+            cells: [ptr::null::<Entry<K, V>>(); BULK],
+            cand: 0,
+            retry: 0,
+        };
+        for (h, k) in c.hashes.iter_mut().zip(keys) {
+            *h = self.shared.hash(k);
+            prefetch(slots.wrapping_add(*h as usize & mask & !(GROUP - 1)) as *const u8);
+        }
+        let mut spill = 0u32;
+        // The candidate in slot `j` of the group at `g`: the word may have
+        // changed since the scan, so only a word whose tag still matches
+        // names one. Its cell is prefetched (any address is harmless).
+        let take = |g: usize, j: u32, h: u64| {
+            // SAFETY: `j < GROUP` and `g` is a group start inside the
+            // table (a table holds whole groups).
+            let w = unsafe { &*slots.add(g + j as usize) }.load(Ordering::Relaxed);
+            tag_matches(w, h).then(|| {
+                let c = arena.cell(index_of(w));
+                prefetch(c as *const u8);
+                c
+            })
+        };
+        for (i, (cell, h)) in c.cells.iter_mut().zip(&c.hashes[..n]).enumerate() {
+            let g = *h as usize & mask & !(GROUP - 1);
+            let s = Scan::group(slots, g, *h);
+            if s.cand != 0 {
+                match take(g, s.cand.trailing_zeros(), *h) {
+                    Some(p) => {
+                        *cell = p;
+                        c.cand |= 1 << i;
+                    }
+                    None => c.retry |= 1 << i,
+                }
+            } else if s.empty == 0 {
+                // A full home group without a match: the chain goes on
+                // into the next group (about 2 % of keys at the maximum
+                // load); load it now, scan it below.
+                prefetch(slots.wrapping_add((g + GROUP) & mask) as *const u8);
+                spill |= 1 << i;
+            }
+        }
+        // Second groups, once the rest of the burst has been scanned: the
+        // first candidate of a chain that filled its home group is the
+        // first in the next group before an empty slot.
+        while spill != 0 {
+            let i = spill.trailing_zeros() as usize;
+            spill &= spill - 1;
+            let h = c.hashes[i];
+            let g = (h as usize & mask & !(GROUP - 1)).wrapping_add(GROUP) & mask;
+            let s = Scan::group(slots, g, h);
+            if s.cand != 0 {
+                match take(g, s.cand.trailing_zeros(), h) {
+                    Some(p) => {
+                        c.cells[i] = p;
+                        c.cand |= 1 << i;
+                    }
+                    None => c.retry |= 1 << i,
+                }
+            } else if s.empty == 0 {
+                c.retry |= 1 << i;
+            }
+        }
+        // Pairs with the Release that published each candidate word: the
+        // cells they name are initialised.
+        fence(Ordering::Acquire);
+        c
+    }
+
+    /// The value for `key`, from what [`MapReader::find_bulk`] found for
+    /// it under the same guard: the candidate entry's key compared, or the
+    /// chain probed from the start when that is not `key` (another key's
+    /// tag matched) or the scan settled nothing. `found` must be the
+    /// result for this `key`: for another key, a settled miss would be
+    /// taken for this one's (a wrong answer, never unsafe).
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain.
+    #[inline(always)]
+    pub fn resolve<'a>(&'a self, guard: &Guard<'a>, found: Found<'a, K, V>, key: &K) -> Option<&'a V> {
+        match found.0 {
+            Probe::Entry(e) if e.key == *key => Some(&e.value),
+            Probe::Entry(_) => self.get(guard, key),
+            Probe::Again(h) => {
+                self.check(guard);
+                self.probe(self.table(guard), h, key)
+            }
+            Probe::Miss => None,
+            Probe::Unknown => self.get(guard, key),
+        }
+    }
 }
+
+/// What the first two passes of a bulk lookup found for up to [`BULK`]
+/// keys (`MapReader::candidates`). Per key `i`: bit `i` of `cand` set:
+/// `cells[i]` is the cell of the candidate entry; of `retry`: probe again
+/// from the start with `hashes[i]`; neither: a settled miss.
+struct Candidates<K, V> {
+    hashes: [u64; BULK],
+    /// Cells of entry words loaded from the table under the caller's guard
+    /// and then acquired by a fence: as in `MapReader::entry`, initialised,
+    /// and not freed or reused while that guard's reader stays online.
+    cells: [*const Entry<K, V>; BULK],
+    cand: u32,
+    retry: u32,
+}
+
+/// What [`MapReader::find_bulk`] found for one key, for
+/// [`MapReader::resolve`]; it borrows the guard's reader like a value
+/// from [`MapReader::get`].
+pub struct Found<'a, K, V>(Probe<'a, K, V>);
+
+enum Probe<'a, K, V> {
+    /// The entry whose tag matched; its key is still to be compared.
+    Entry(&'a Entry<K, V>),
+    /// Probe the chain again from the start (this hash's).
+    Again(u64),
+    /// Settled: the key is not in the table.
+    Miss,
+    /// Nothing looked up: `resolve` does the whole lookup.
+    Unknown,
+}
+
+impl<K, V> Found<'_, K, V> {
+    /// Nothing found yet: [`MapReader::resolve`] does the whole lookup.
+    pub const NONE: Self = Found(Probe::Unknown);
+}
+
+// Copy whatever K and V are (a derive would ask K: Copy and V: Copy).
+impl<K, V> Clone for Found<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for Found<'_, K, V> {}
+impl<K, V> Clone for Probe<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for Probe<'_, K, V> {}
 
 #[cold]
 #[inline(never)]

@@ -42,5 +42,5 @@ pub mod map;
 pub mod qsbr;
 
 pub use key::{AddrHashBuilder, AddrHasher, AddrKey, AddrMap, AddrMapReader, AddrMapWriter, CompactKey};
-pub use map::{DefaultHashBuilder, LfMap, MapMemory, MapReader, MapWriter, BULK};
+pub use map::{DefaultHashBuilder, Found, LfMap, MapMemory, MapReader, MapWriter, BULK};
 pub use qsbr::{DomainFull, Guard, OfflineReader, QsbrDomain, QsbrReader, RetireList};

@@ -395,6 +395,46 @@ fn tombstones_with_colliding_tags_keep_later_entries_reachable() {
     }
 }
 
+/// `find_bulk` then `resolve`, later and in any order, give what `get`
+/// gives: hits, misses and tombstones, in a map with a real hash and in one
+/// where every key hashes alike (every tag collides, so each key's
+/// candidate may be another key's entry, and chains run past a group); and
+/// `resolve` of `Found::NONE` is a whole lookup.
+#[test]
+fn find_bulk_then_resolve_agrees_with_get() {
+    fn check<S: core::hash::BuildHasher + Send + Sync>(
+        d: &QsbrDomain,
+        w: &mut MapWriter<u32, u32, S>,
+        r: &MapReader<u32, u32, S>,
+    ) {
+        for k in 0..40 {
+            w.insert(k, k + 1);
+        }
+        for k in 10..15 {
+            w.remove(&k);
+        }
+        w.publish();
+        let reader = d.register().unwrap();
+        let g = reader.guard();
+        let keys: Vec<u32> = (0..BULK as u32 + 20).map(|i| i * 7 % 60).collect();
+        let mut found = vec![Found::NONE; keys.len()];
+        r.find_bulk(&g, &keys, &mut found);
+        let mut hits = 0;
+        for (k, f) in keys.iter().zip(&found).rev() {
+            let want = r.get(&g, k);
+            hits += want.is_some() as usize;
+            assert_eq!(r.resolve(&g, *f, k), want, "key {k}");
+            assert_eq!(r.resolve(&g, Found::NONE, k), want, "key {k}");
+        }
+        assert!(hits > 0 && hits < keys.len(), "mix of hits and misses: {hits}");
+    }
+    let d = QsbrDomain::new(2);
+    let (mut w, r) = LfMap::<u32, u32, _>::with_capacity_and_hasher(&d, 64, Constant(3));
+    check(&d, &mut w, &r);
+    let (mut w, r) = LfMap::<u32, u32>::with_capacity(&d, 64);
+    check(&d, &mut w, &r);
+}
+
 #[test]
 fn freed_cells_are_reused_after_the_grace_period() {
     let d = QsbrDomain::new(1);
