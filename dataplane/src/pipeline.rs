@@ -907,34 +907,16 @@ pub fn process_with<'a, B: Buf>(
     st: &mut PipeState,
     found: FrameLookup<'a>,
 ) -> Verdict {
-    match process_inner(buf, from, ctx, tables, g, st, found) {
-        Ok(v) => v,
-        Err(r) => Verdict::Drop(r),
-    }
-}
-
-// Always inlined into `process`, and so into the one loop that calls it
-// per packet (the worker's, the benches'): no call, prologue and epilogue
-// per packet around the whole path.
-#[inline(always)]
-fn process_inner<'a, B: Buf>(
-    buf: &mut B,
-    from: Side,
-    ctx: &Context,
-    tables: &'a TableReaders,
-    g: &Guard<'a>,
-    st: &mut PipeState,
-    found: FrameLookup<'a>,
-) -> Result<Verdict, DropReason> {
     st.arrival_spi = None;
     let verify = verify_l4(ctx, buf);
     // The common frame (untagged IPv4/UDP) gets the checks below inlined
     // with what its parse implies known (IPv4, UDP, no ESP); any other
     // takes the general parse, out of line.
-    match wire::parse_ipv4_udp(buf.data(), verify) {
+    let r = match wire::parse_ipv4_udp(buf.data(), verify) {
         Some(p) => classify(buf, from, ctx, tables, g, st, &p, found),
         None => process_general(buf, from, ctx, tables, g, st, found),
-    }
+    };
+    r.unwrap_or_else(Verdict::Drop)
 }
 
 /// Whether the received datagram's UDP checksum is verified here: when the
@@ -945,7 +927,7 @@ fn verify_l4<B: Buf>(ctx: &Context, buf: &B) -> bool {
     ctx.verify_udp_checksum && !buf.rx_l4_csum_good()
 }
 
-/// [`process_inner`] for a frame the one-pass parse does not take. It
+/// [`process_with`] for a frame the one-pass parse does not take. It
 /// works out `verify` again (two loads) rather than take it: kept live
 /// for this call, it cost a register move at each exit of the inlined
 /// parse.
@@ -966,7 +948,7 @@ fn process_general<'a, B: Buf>(
     classify(buf, from, ctx, tables, g, st, &p, found)
 }
 
-/// The rest of [`process_inner`] once the frame is parsed.
+/// The rest of [`process_with`] once the frame is parsed.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn classify<'a, B: Buf>(
