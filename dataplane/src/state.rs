@@ -428,38 +428,10 @@ impl TableReaders {
         self.by_ip.find_bulk_compact(g, ips, out)
     }
 
-    /// The hash of the Annex N binding table [`TableReaders::sender`] falls
-    /// back to, for a lookup split over a burst. (The per-port table of the
-    /// RFC 5626 outbound case is not prefetched: it is rarely used, and
-    /// hashing for it costs more than it saves.)
-    #[inline]
-    pub fn sender_hash(&self, ip: IpAddr) -> u64 {
-        self.by_ip.hash_key(&ip)
-    }
-
-    /// [`TableReaders::sender_hash`] for an address in [`AddrKey`] form
-    /// (port and tag ignored).
-    #[inline]
-    pub fn sender_hash_key(&self, ip: AddrKey) -> u64 {
-        self.by_ip.hash_compact(&ip.at(0, 0))
-    }
-
     /// Slots in the sender table (see [`crate::table::MapReader::slots`]).
     #[inline]
     pub fn sender_slots(&self, g: &Guard<'_>) -> usize {
         self.by_ip.slots(g)
-    }
-
-    /// Start loading the table line a sender lookup reads.
-    #[inline]
-    pub fn prefetch_sender_home(&self, g: &Guard<'_>, h: u64) {
-        self.by_ip.prefetch_home(g, h);
-    }
-
-    /// Once that line is in, start loading the entry it names.
-    #[inline]
-    pub fn prefetch_sender_entry(&self, g: &Guard<'_>, h: u64) {
-        self.by_ip.prefetch_entry(g, h);
     }
 
     /// The registered contact at (ip, port), falling back to an IP-only
@@ -547,8 +519,16 @@ mod tests {
         );
         assert_eq!(&*r.contact(&g, mapped, 5060).unwrap().identity.impi, "b@x");
         assert_eq!(&*r.contact(&g, v4, 5060).unwrap().identity.impi, "a@x");
-        // The split (prefetch) path and the compact-key path agree with `sender`.
-        assert_eq!(r.sender_hash(v4), r.sender_hash_key(AddrKey::new(v4).at(7, 1)));
+        // The split path (begun for a burst, completed per frame; the
+        // address key's port and tag ignored) and the compact-key path agree
+        // with `sender`.
+        let mut found = [Found::NONE];
+        r.senders_by_ip(&g, &[AddrKey::new(v4)], &mut found);
+        assert_eq!(
+            r.sender_key_found(&g, AddrKey::new(v4).at(7, 1), 5060, Transport::Udp, found[0])
+                .map(|b| &*b.identity.impi),
+            Some("a@x")
+        );
         assert_eq!(
             r.sender_key(&g, AddrKey::new(mapped), 5060, Transport::Tcp)
                 .map(|b| &*b.identity.impi),
