@@ -1,7 +1,8 @@
-//! Core scaling of the plaintext path: K pinned threads each run frames
-//! through `pipeline::process` in a closed loop (no generator, no rings), all
-//! reading the same tables, with a guard and a quiescent report per burst of
-//! 32 as a worker does. Optionally a writer thread rebinds UEs at a given
+//! Core scaling of the plaintext path: K pinned threads each run bursts of
+//! 32 frames through the worker's path (`pipeline::lookup_burst`, then
+//! `pipeline::process_with` per frame) in a closed loop (no generator, no
+//! rings), all reading the same tables, with a guard and a quiescent report
+//! per burst as a worker does. Optionally a writer thread rebinds UEs at a given
 //! rate the whole time, as the control thread does under registration churn.
 //!
 //! What it shows is whether the shared state (tables, QSBR, counters) lets
@@ -101,7 +102,7 @@ fn run_k(o: &Opts, k: usize) -> Result<Row, String> {
                 core_affinity::set_for_current(c);
             }
             let mut st = PipeState::new(w as u64 + 1);
-            let mut buf = PacketBuf::new();
+            let mut bufs: Vec<PacketBuf> = (0..32).map(|_| PacketBuf::new()).collect();
             let mut n = 0u64;
             let mut bad = 0u64;
             // Each worker walks the templates from its own offset.
@@ -109,12 +110,26 @@ fn run_k(o: &Opts, k: usize) -> Result<Row, String> {
             go.wait();
             let t0 = Instant::now();
             while !stop.load(Ordering::Relaxed) {
+                for b in &mut bufs {
+                    b.fill(&frames[i % frames.len()]);
+                    i += 1;
+                }
                 {
+                    // As `worker::run` does: the burst's lookups begun
+                    // together, each frame's completed in `process_with`.
                     let g = reader.guard();
-                    for _ in 0..32 {
-                        buf.fill(&frames[i % frames.len()]);
-                        i += 1;
-                        let v = pipeline::process(&mut buf, Side::Access, &ctx, &readers, &g, &mut st);
+                    let mut found = pipeline::BurstLookups::none();
+                    pipeline::lookup_burst(&bufs, Side::Access, &readers, &g, &mut found);
+                    for (j, b) in bufs.iter_mut().enumerate() {
+                        let v = pipeline::process_with(
+                            b,
+                            Side::Access,
+                            &ctx,
+                            &readers,
+                            &g,
+                            &mut st,
+                            found.frame(j),
+                        );
                         bad += !matches!(v, Verdict::Forward(Side::Core)) as u64;
                     }
                 }
