@@ -29,13 +29,27 @@ impl Transport {
 /// What precedes `<uri>` in an [`Impu`]'s P-Asserted-Identity line.
 const PAI_PREFIX: &str = "P-Asserted-Identity: ";
 
+/// Bytes of an [`Impu`]'s P-Asserted-Identity line held in the `Impu`
+/// itself: URIs of up to 63 bytes (`tel:` numbers, and most `sip:` IMPUs
+/// under an IMS domain); a longer line is on the heap.
+pub const PAI_LINE_INLINE: usize = 88;
+
+/// IMPUs of an [`Identity`] held in it (a `sip:` and a `tel:` IMPU, the
+/// usual implicit registration set); more are on the heap.
+pub const IMPUS_INLINE: usize = 2;
+
 /// One registered public user identity (IMPU), with the header line the data
 /// plane inserts when it asserts it, computed once at registration so that
 /// workers never format strings.
+///
+/// The line is stored in the `Impu` when it fits ([`PAI_LINE_INLINE`]), and
+/// the IMPUs in their [`Identity`] ([`IMPUS_INLINE`]): a worker asserting an
+/// identity then reads one allocation behind the binding, not three
+/// (identity, IMPU list, line), each a cache miss in a large table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Impu {
     uri: Box<str>,
-    pai_line: Box<[u8]>,
+    pai_line: smallvec::SmallVec<[u8; PAI_LINE_INLINE]>,
     /// The length of `<uri>` when the URI holds no angle bracket (`<uri>` is
     /// then one name-addr), `usize::MAX` otherwise. When not `usize::MAX`,
     /// `pai_line` is `PAI_PREFIX`, these many bytes, then CRLF.
@@ -47,7 +61,8 @@ impl Impu {
     /// (without angle brackets).
     pub fn new(uri: &str) -> Self {
         let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
-        let pai_line = format!("{PAI_PREFIX}<{uri}>\r\n").into_bytes().into_boxed_slice();
+        // (Inline when it fits: `from_slice` goes by length.)
+        let pai_line = smallvec::SmallVec::from_slice(format!("{PAI_PREFIX}<{uri}>\r\n").as_bytes());
         Impu {
             bracketed_len: if uri.contains(['<', '>']) {
                 usize::MAX
@@ -129,7 +144,7 @@ pub struct Identity {
     /// The private user identity (IMPI).
     pub impi: Box<str>,
     /// Registered IMPUs, in the order of P-Associated-URI.
-    pub impus: Vec<Impu>,
+    pub impus: smallvec::SmallVec<[Impu; IMPUS_INLINE]>,
     /// Indices into `impus` of the default public identities. When empty, the
     /// first IMPU is the default (TS 24.229: the first URI of
     /// P-Associated-URI).
@@ -226,6 +241,40 @@ impl EncrAlg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The usual identity is one allocation: its IMPUs are in the
+    /// `Identity` and their P-Asserted-Identity lines in the IMPUs (what the
+    /// data plane's identity prefetch counts on). A longer URI or a third
+    /// IMPU spills to the heap and reads the same.
+    #[test]
+    fn usual_identities_are_held_inline() {
+        let id = Identity::new(
+            "user@ims.mnc001.mcc001.3gppnetwork.org",
+            &[
+                "sip:+15551234567@ims.mnc001.mcc001.3gppnetwork.org",
+                "tel:+15551234567",
+            ],
+        );
+        assert!(!id.impus.spilled());
+        for i in &id.impus {
+            assert!(!i.pai_line.spilled(), "{}", i.uri());
+            assert_eq!(
+                i.pai_line(),
+                format!("P-Asserted-Identity: <{}>\r\n", i.uri()).as_bytes()
+            );
+        }
+        let long = format!("sip:{}@ims.example", "u".repeat(64));
+        let mut big = Identity::new("u@ims.example", &[long.as_str(), "tel:+1", "tel:+2"]);
+        assert!(big.impus.spilled() && big.impus[0].pai_line.spilled());
+        assert_eq!(
+            big.impus[0].pai_line(),
+            format!("P-Asserted-Identity: <{long}>\r\n").as_bytes()
+        );
+        assert_eq!(big.impus[0].bracketed(), Some(format!("<{long}>").as_bytes()));
+        assert_eq!(big.impus[2].uri(), "tel:+2");
+        big.impus.truncate(1);
+        assert_eq!(big.impus.len(), 1);
+    }
 
     #[test]
     fn bracketed_form_only_for_uris_without_angle_brackets() {

@@ -1411,9 +1411,21 @@ enum Probe<'a, K, V> {
     Unknown,
 }
 
-impl<K, V> Found<'_, K, V> {
+impl<'a, K, V> Found<'a, K, V> {
     /// Nothing found yet: [`MapReader::resolve`] does the whole lookup.
     pub const NONE: Self = Found(Probe::Unknown);
+
+    /// The value of the candidate entry (the one whose tag matched), before
+    /// its key is compared: possibly another key's value, so only a hint
+    /// (what to start loading), never an answer. [`MapReader::resolve`]
+    /// gives the answer.
+    #[inline(always)]
+    pub fn candidate(&self) -> Option<&'a V> {
+        match self.0 {
+            Probe::Entry(e) => Some(&e.value),
+            _ => None,
+        }
+    }
 }
 
 // Copy whatever K and V are (a derive would ask K: Copy and V: Copy).
@@ -1436,8 +1448,9 @@ fn wrong_domain() -> ! {
     panic!("LfMap: guard from another QSBR domain")
 }
 
+/// Start loading the cache line at `p` (any address: a hint never faults).
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub(crate) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: prefetch is a hint; it never faults or reads architecturally,

@@ -42,5 +42,6 @@ pub mod map;
 pub mod qsbr;
 
 pub use key::{AddrHashBuilder, AddrHasher, AddrKey, AddrMap, AddrMapReader, AddrMapWriter, CompactKey};
+pub(crate) use map::prefetch;
 pub use map::{DefaultHashBuilder, Found, LfMap, MapMemory, MapReader, MapWriter, BULK};
 pub use qsbr::{DomainFull, Guard, OfflineReader, QsbrDomain, QsbrReader, RetireList};

@@ -423,6 +423,11 @@ fn find_bulk_then_resolve_agrees_with_get() {
         for (k, f) in keys.iter().zip(&found).rev() {
             let want = r.get(&g, k);
             hits += want.is_some() as usize;
+            // A candidate is some live entry's value: this key's, or (tags
+            // colliding) another's, never a removed one's.
+            if let Some(c) = f.candidate() {
+                assert!((1..=40).contains(c) && !(11..=15).contains(c), "key {k}: {c}");
+            }
             assert_eq!(r.resolve(&g, *f, k), want, "key {k}");
             assert_eq!(r.resolve(&g, Found::NONE, k), want, "key {k}");
         }
@@ -433,6 +438,38 @@ fn find_bulk_then_resolve_agrees_with_get() {
     check(&d, &mut w, &r);
     let (mut w, r) = LfMap::<u32, u32>::with_capacity(&d, 64);
     check(&d, &mut w, &r);
+}
+
+/// `Found::candidate` is the entry `get` returns when tags do not collide
+/// (a real hash, a sparse map): the same value, not a copy; nothing for a
+/// settled miss or for `Found::NONE`.
+#[test]
+fn candidate_is_the_entry_get_finds() {
+    let d = QsbrDomain::new(1);
+    let (mut w, r) = LfMap::<u32, u64>::with_capacity(&d, 4096);
+    for k in 0..64u32 {
+        w.insert(k * 3, u64::from(k) * 10);
+    }
+    w.publish();
+    let reader = d.register().unwrap();
+    let g = reader.guard();
+    let keys: Vec<u32> = (0..BULK as u32).collect();
+    let mut found = vec![Found::NONE; keys.len()];
+    r.find_bulk(&g, &keys, &mut found);
+    let mut hits = 0;
+    for (k, f) in keys.iter().zip(&found) {
+        match r.get(&g, k) {
+            Some(v) => {
+                hits += 1;
+                assert!(core::ptr::eq(f.candidate().expect("a candidate"), v), "key {k}");
+            }
+            // 64 keys in 4 096 slots: an absent key's tag almost never
+            // matches; when it does, the candidate is another live value.
+            None => assert!(f.candidate().is_none_or(|c| c % 10 == 0), "key {k}"),
+        }
+    }
+    assert!(hits > 0);
+    assert!(Found::<u32, u64>::NONE.candidate().is_none());
 }
 
 #[test]
