@@ -747,8 +747,17 @@ struct Senders<'a> {
     found: [Found<'a, AddrKey, Binding>; crate::port::BURST],
 }
 
-impl Senders<'_> {
+impl<'a> Senders<'a> {
     const NONE: u8 = u8::MAX;
+
+    /// Frame `i`'s peeked address and what its lookup found, if it had one.
+    #[inline(always)]
+    fn of(&self, i: usize) -> Option<(&AddrKey, Found<'a, AddrKey, Binding>)> {
+        match self.at.get(i) {
+            Some(&k) if k != Self::NONE => Some((&self.keys[k as usize], self.found[k as usize])),
+            _ => None,
+        }
+    }
 }
 
 impl<'a> BurstLookups<'a> {
@@ -766,22 +775,13 @@ impl<'a> BurstLookups<'a> {
     /// processed in turn, loads one a little further on.
     #[inline(always)]
     pub fn frame(&self, i: usize) -> FrameLookup<'_> {
-        if let Some(s) = &self.0 {
-            if let Some(&k) = s.at.get(i + IDENTITY_AHEAD) {
-                if let Some(b) = s.found.get(usize::from(k)).and_then(|f| f.candidate()) {
-                    prefetch_identity(&b.identity);
-                }
-            }
+        let Some(s) = &self.0 else {
+            return FrameLookup(None);
+        };
+        if let Some(b) = s.of(i + IDENTITY_AHEAD).and_then(|(_, f)| f.candidate()) {
+            prefetch_identity(&b.identity);
         }
-        match &self.0 {
-            Some(s) => match s.at.get(i) {
-                Some(&k) if k != Senders::NONE => {
-                    FrameLookup(Some((&s.keys[k as usize], s.found[k as usize])))
-                }
-                _ => FrameLookup(None),
-            },
-            None => FrameLookup(None),
-        }
+        FrameLookup(s.of(i))
     }
 }
 
@@ -796,9 +796,10 @@ const IDENTITY_AHEAD: usize = 2;
 fn prefetch_identity(id: &std::sync::Arc<control::types::Identity>) {
     // The two counts sit in front of the value; from the line the
     // allocation starts in to the one it ends in (a fixed count, unrolled).
-    const BYTES: usize = 16 + core::mem::size_of::<control::types::Identity>();
+    const COUNTS: usize = 2 * core::mem::size_of::<usize>();
+    const BYTES: usize = COUNTS + core::mem::size_of::<control::types::Identity>();
     const LINES: usize = BYTES.div_ceil(64) + 1;
-    let start = std::sync::Arc::as_ptr(id).cast::<u8>().wrapping_sub(16);
+    let start = std::sync::Arc::as_ptr(id).cast::<u8>().wrapping_sub(COUNTS);
     let first = start.wrapping_sub(start as usize % 64);
     for k in 0..LINES {
         crate::table::prefetch(first.wrapping_add(64 * k));
